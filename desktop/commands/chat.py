@@ -1,0 +1,75 @@
+"""``parley chat``: a conversation in the terminal, optionally spoken aloud.
+
+Ctrl-C while Parley answers stops that answer; at the prompt it ends the chat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from desktop.config import load_settings
+from desktop.engine.events import Event, Notice, Speech, Token
+from desktop.engine.loading import load_assistant
+from desktop.errors import AudioError, ParleyError
+
+HELP = "Type a message and press Enter. /new starts over, /quit (or Ctrl-D) leaves."
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    player = None
+    if args.voice:
+        from desktop.engine.player import Player
+
+        try:
+            player = Player()
+        except AudioError as exc:
+            print(f"parley: {exc.one_line()}", file=sys.stderr)
+    print("parley: loading models…", file=sys.stderr)
+    assistant = load_assistant(
+        settings, llm_path=args.model, need_stt=False, need_tts=player is not None
+    )
+    print(HELP, file=sys.stderr)
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Token) and not event.reasoning:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, Speech) and player is not None:
+            player.play(event.audio, event.sample_rate)
+        elif isinstance(event, Notice):
+            print(f"\n[{event.message}]", file=sys.stderr)
+
+    while True:
+        try:
+            line = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return 0
+        if line == "/new":
+            assistant.reset()
+            print("[new conversation]", file=sys.stderr)
+            continue
+        cancel = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_, stop=cancel: stop.set())
+        sys.stdout.write("parley> ")
+        try:
+            result = assistant.run_turn(
+                text=line, speak=player is not None, cancel=cancel, on_event=on_event
+            )
+            if result.cancelled:
+                print(" [stopped]", end="")
+                if player is not None:
+                    player.stop()
+        except ParleyError as exc:
+            print(f"\nparley: error: {exc.one_line()}", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        print()

@@ -1,0 +1,85 @@
+"""The engine's vocabulary: small typed events.
+
+The CLI, the window (through the engine host) and the tests all read these
+same events, so a behaviour seen in one is the behaviour of all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class State:
+    """What the assistant is doing now: listening, transcribing, thinking, speaking, idle."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the user said, as text."""
+
+    text: str
+    final: bool = True
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the reply as it is written; reasoning pieces are never spoken."""
+
+    text: str
+    reasoning: bool = False
+
+
+@dataclass(frozen=True)
+class Speech:
+    """One synthesized clause of the reply, ready to play."""
+
+    text: str
+    audio: np.ndarray = field(repr=False)
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long a stage of the turn took, in milliseconds from the turn's start."""
+
+    stage: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not a failure (e.g. context trimmed)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A turn ended with an error the user can read."""
+
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """The outcome of one turn, as printed by ``parley ask --json``."""
+
+    transcript: str
+    reply: str
+    reasoning: str
+    timings: dict[str, float | None]
+    models: dict[str, str | None]
+    cancelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Event = State | Transcript | Token | Speech | Timing | Notice | Failure | TurnResult

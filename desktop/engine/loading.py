@@ -1,0 +1,64 @@
+"""Builds an Assistant from settings: resolve each model, load it, warm it once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from desktop.config import Settings
+from desktop.engine import registry
+from desktop.engine.llm import LlamaCppBackend, SamplingOptions
+from desktop.engine.stt import Transcriber
+from desktop.engine.tts import Synthesizer
+from desktop.engine.turn import Assistant
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def thread_split(settings: Settings) -> dict[str, int]:
+    """Threads per stage. STT and the LLM run one after the other, so both get every
+    core; the voice synthesizes while the LLM writes, so it gets one."""
+    cores = settings.cpu_threads
+    return {"llm": cores, "stt": cores, "tts": 1}
+
+
+def load_assistant(
+    settings: Settings,
+    *,
+    llm_path: str | None = None,
+    need_stt: bool = True,
+    need_tts: bool = True,
+    progress: Progress | None = None,
+) -> Assistant:
+    """Load the models a session needs; raises ModelError naming the one that failed."""
+    say = progress or (lambda message: None)
+    threads = thread_split(settings)
+    llm_entry = registry.resolve("llm", settings, override=llm_path)
+    say(f"loading {llm_entry.name}")
+    started = time.perf_counter()
+    llm = LlamaCppBackend(
+        llm_entry.path,
+        context_size=settings.context_size,
+        threads=threads["llm"],
+        sampling=SamplingOptions(max_tokens=settings.max_tokens, temperature=settings.temperature),
+    )
+    llm.warm(settings.system_prompt)
+    log.info("loaded %s in %.0f ms", llm_entry.path, (time.perf_counter() - started) * 1000)
+    models: dict[str, str | None] = {"llm": str(llm_entry.path), "stt": None, "tts": None}
+
+    stt = None
+    if need_stt:
+        entry = registry.resolve("stt", settings)
+        say(f"loading speech recognition ({entry.name})")
+        stt = Transcriber(entry.path, threads=threads["stt"])
+        models["stt"] = str(entry.path)
+    tts = None
+    if need_tts:
+        entry = registry.resolve("tts", settings)
+        say(f"loading voice ({entry.name})")
+        tts = Synthesizer(entry.path, threads=threads["tts"])
+        models["tts"] = str(entry.path)
+    return Assistant(llm, stt, tts, settings.system_prompt, models=models)

@@ -1,0 +1,217 @@
+"""One turn: audio or text in, transcript, streamed reply, streamed speech.
+
+The reply streams from the LLM through the reasoning splitter and the clause
+chunker into a speech thread, so the first clause is being synthesized while
+the model is still writing the rest. Every stage is timed from the turn's
+start, which for spoken input is the end of the user's audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from desktop.engine.clauses import ClauseChunker
+from desktop.engine.events import (
+    Event,
+    Notice,
+    Speech,
+    State,
+    Timing,
+    Token,
+    Transcript,
+    TurnResult,
+)
+from desktop.engine.llm import ChatBackend, Message
+from desktop.engine.reasoning import ThinkSplitter
+from desktop.engine.stt import Transcriber
+from desktop.engine.tts import Synthesizer
+from desktop.errors import Cancelled, ParleyError
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[Event], None]
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+class _SpeechThread:
+    """Synthesizes clauses in order on its own thread while the LLM keeps writing."""
+
+    def __init__(self, tts: Synthesizer, emit: EventSink, cancel: threading.Event) -> None:
+        self.tts = tts
+        self.emit = emit
+        self.cancel = cancel
+        self.first_audio_at: float | None = None
+        self.error: BaseException | None = None
+        self._clauses: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="parley-tts", daemon=True)
+        self._thread.start()
+
+    def say(self, clause: str) -> None:
+        self._clauses.put(clause)
+
+    def finish(self) -> None:
+        self._clauses.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            while (clause := self._clauses.get()) is not None:
+                if self.cancel.is_set():
+                    continue  # drain without speaking
+                audio = self.tts.synthesize(clause)
+                if audio.size == 0 or self.cancel.is_set():
+                    continue
+                if self.first_audio_at is None:
+                    self.first_audio_at = time.perf_counter()
+                self.emit(Speech(clause, audio, self.tts.sample_rate))
+        except BaseException as exc:  # handed to the turn's thread in finish()
+            self.error = exc
+            self.cancel.set()
+
+
+class Assistant:
+    """Loaded models plus the conversation so far; runs one turn at a time."""
+
+    def __init__(
+        self,
+        llm: ChatBackend,
+        stt: Transcriber | None,
+        tts: Synthesizer | None,
+        system_prompt: str,
+        models: dict[str, str | None] | None = None,
+    ) -> None:
+        self.llm = llm
+        self.stt = stt
+        self.tts = tts
+        self.system_prompt = system_prompt
+        self.models = models or {"llm": llm.description, "stt": None, "tts": None}
+        self.messages: list[Message] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new conversation."""
+        self.messages = (
+            [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        )
+
+    def run_turn(
+        self,
+        *,
+        text: str | None = None,
+        audio: np.ndarray | None = None,
+        speak: bool = False,
+        cancel: threading.Event | None = None,
+        on_event: EventSink | None = None,
+        source: str = "the recording",
+    ) -> TurnResult:
+        """Answer one question, given as text or as 16 kHz float32 audio."""
+        start = time.perf_counter()
+        cancel = cancel or threading.Event()
+        lock = threading.Lock()
+
+        def emit(event: Event) -> None:
+            if on_event is not None:
+                with lock:
+                    on_event(event)
+
+        timings: dict[str, float | None] = {
+            "stt_ms": None,
+            "llm_first_token_ms": None,
+            "first_audio_ms": None,
+            "total_ms": None,
+            "tokens_per_s": None,
+        }
+        if audio is not None:
+            if self.stt is None:
+                raise ParleyError("no speech-to-text model is loaded")
+            emit(State("transcribing"))
+            text = self.stt.transcribe(audio, source=source)
+            timings["stt_ms"] = _ms_since(start)
+            emit(Timing("stt", timings["stt_ms"]))
+        text = (text or "").strip()
+        if not text:
+            raise ParleyError("there is no question to answer", "type or say something")
+        emit(Transcript(text))
+
+        messages, dropped = self.llm.fit_messages(
+            self.messages + [{"role": "user", "content": text}]
+        )
+        if dropped:
+            emit(Notice(f"dropped the {dropped} oldest messages to fit the model's context"))
+        if speak and self.tts is None:
+            raise ParleyError("no voice is loaded")
+        speech = _SpeechThread(self.tts, emit, cancel) if speak and self.tts else None
+        emit(State("thinking"))
+
+        answer: list[str] = []
+        reasoning: list[str] = []
+        chunker = ClauseChunker()
+        splitter: ThinkSplitter | None = None
+        first_token_at = last_token_at = None
+        token_count = 0
+        cancelled = False
+
+        def take(pieces: list[tuple[bool, str]]) -> None:
+            for is_reasoning, piece in pieces:
+                (reasoning if is_reasoning else answer).append(piece)
+                emit(Token(piece, reasoning=is_reasoning))
+                if speech and not is_reasoning:
+                    for clause in chunker.feed(piece):
+                        speech.say(clause)
+
+        try:
+            for piece in self.llm.stream_reply(messages, cancel):
+                last_token_at = time.perf_counter()
+                token_count += 1
+                if first_token_at is None:
+                    first_token_at = last_token_at
+                    timings["llm_first_token_ms"] = _ms_since(start)
+                    emit(Timing("llm_first_token", timings["llm_first_token_ms"]))
+                    splitter = ThinkSplitter(self.llm.prompt_opens_thought)
+                take(splitter.feed(piece))
+            if splitter is not None:
+                take(splitter.flush())
+            if speech:
+                for clause in chunker.flush():
+                    speech.say(clause)
+        except Cancelled:
+            cancelled = True
+        finally:
+            if speech:
+                if cancel.is_set():
+                    cancelled = True
+                speech.finish()
+
+        if speech and speech.first_audio_at is not None:
+            timings["first_audio_ms"] = round((speech.first_audio_at - start) * 1000.0, 1)
+            emit(Timing("first_audio", timings["first_audio_ms"]))
+        if first_token_at is not None and last_token_at is not None and token_count > 1:
+            span = last_token_at - first_token_at
+            timings["tokens_per_s"] = round((token_count - 1) / span, 1) if span > 0 else None
+        timings["total_ms"] = _ms_since(start)
+        emit(Timing("total", timings["total_ms"]))
+
+        reply = "".join(answer).strip()
+        self.messages = messages + [{"role": "assistant", "content": reply}]
+        result = TurnResult(
+            transcript=text,
+            reply=reply,
+            reasoning="".join(reasoning).strip(),
+            timings=timings,
+            models=dict(self.models),
+            cancelled=cancelled,
+        )
+        emit(State("idle"))
+        emit(result)
+        return result
