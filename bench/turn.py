@@ -31,6 +31,7 @@ from desktop.engine.audio import load_audio  # noqa: E402
 from desktop.engine.llm import SamplingOptions  # noqa: E402
 from desktop.engine.loading import load_assistant, thread_split  # noqa: E402
 from desktop.engine.stt import DECODE_OPTIONS  # noqa: E402
+from desktop.engine.wer import word_error_rate  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -46,6 +47,14 @@ QUESTIONS = [
 ]
 STAGES = ("stt_ms", "llm_first_token_ms", "first_audio_ms")
 FIRST_CLAUSE = re.compile(r"^(?:\S+\s+){2,}?\S*[,;:.!?](?=\s)|^.*?[.!?](?=\s)")
+
+
+def reference_text(wav: Path) -> str:
+    """What was said: the *.txt beside the WAV, or the built-in question it was made from."""
+    beside = wav.with_suffix(".txt")
+    if beside.is_file():
+        return beside.read_text(encoding="utf-8").strip()
+    return QUESTIONS[int(wav.stem[1:])]
 
 
 def spoken_corpus(folder: Path) -> list[Path]:
@@ -90,7 +99,7 @@ class RawPipeline:
         )
         self.turn(load_audio(spoken_warmup()))  # warm all three, as Parley does at load
 
-    def turn(self, audio) -> dict[str, float]:
+    def turn(self, audio) -> tuple[dict[str, float], str]:
         start = time.perf_counter()
         ms = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
         segments, _ = self.whisper.transcribe(audio, language="en", **DECODE_OPTIONS)
@@ -121,7 +130,7 @@ class RawPipeline:
         if not spoken and reply.strip():
             next(iter(self.voice.synthesize(reply)))
             timings["first_audio_ms"] = ms()
-        return timings
+        return timings, text
 
 
 _WARMUP: list[Path] = []
@@ -168,25 +177,30 @@ def main() -> int:
         _WARMUP.append(wavs[0])
         assistant = load_assistant(settings)
         raw = RawPipeline(settings)
-        parley_runs, raw_runs = [], []
+        runs: dict[str, list[dict[str, float]]] = {"parley": [], "raw": []}
+        heard: dict[str, list[tuple[str, str]]] = {"parley": [], "raw": []}
+
+        def parley_turn(audio):
+            result = assistant.run_turn(audio=audio, speak=True)
+            return result.timings, result.transcript
+
         for round_index in range(args.rounds):
             for wav in wavs:
                 audio = load_audio(wav)
                 assistant.reset()
-                pair = [
-                    ("parley", lambda a=audio: assistant.run_turn(audio=a, speak=True).timings),
-                    ("raw", lambda a=audio: raw.turn(a)),
-                ]
+                order = [("parley", parley_turn), ("raw", raw.turn)]
                 if round_index % 2:
-                    pair.reverse()  # alternate who goes first
-                for name, run in pair:
-                    (parley_runs if name == "parley" else raw_runs).append(run())
+                    order.reverse()  # alternate who goes first
+                for name, run in order:
+                    timings, transcript = run(audio)
+                    runs[name].append(timings)
+                    heard[name].append((reference_text(wav), transcript))
 
     report = {
-        "parley": summarize(parley_runs),
-        "raw": summarize(raw_runs),
-        "turns": len(parley_runs),
-        "machine": {"cores": settings.cpu_threads},
+        "parley": {**summarize(runs["parley"]), "wer": round(word_error_rate(heard["parley"]), 4)},
+        "raw": {**summarize(runs["raw"]), "wer": round(word_error_rate(heard["raw"]), 4)},
+        "turns": len(runs["parley"]),
+        "threads": settings.cpu_threads,
     }
     report["ratio"] = {
         stage: round(report["parley"][stage]["p50"] / report["raw"][stage]["p50"], 3)
@@ -195,7 +209,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{len(parley_runs)} turns each, {settings.cpu_threads} threads\n")
+    print(f"{report['turns']} turns each, {settings.cpu_threads} threads\n")
     print(f"{'stage':<20}{'parley p50':>12}{'p95':>9}{'raw p50':>11}{'p95':>9}{'ratio':>8}")
     for stage in STAGES:
         p, r = report["parley"][stage], report["raw"][stage]
@@ -203,6 +217,7 @@ def main() -> int:
             f"{stage:<20}{p['p50']:>12.0f}{p['p95']:>9.0f}{r['p50']:>11.0f}{r['p95']:>9.0f}"
             f"{report['ratio'][stage]:>8.2f}"
         )
+    print(f"{'transcript WER':<20}{report['parley']['wer']:>12.3f}{report['raw']['wer']:>20.3f}")
     return 0
 
 

@@ -96,15 +96,10 @@ def run_parley(*args: str, timeout: float = 300, env: dict | None = None):
     )
 
 
-NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
-
-
 def words(text: str) -> list[str]:
-    """Lower-case words, with small numbers spelled out ("6" and "six" are the same word)."""
-    import re
+    from desktop.engine.wer import normalized_words
 
-    found = re.findall(r"[a-z0-9']+", text.lower())
-    return [NUMBERS[int(w)] if w.isdigit() and int(w) < len(NUMBERS) else w for w in found]
+    return normalized_words(text)
 
 
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:

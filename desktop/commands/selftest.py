@@ -6,7 +6,6 @@ same chain a voice turn uses. Installers run it after installing.
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
@@ -14,13 +13,10 @@ import numpy as np
 from desktop.config import load_settings
 from desktop.engine.audio import STT_RATE
 from desktop.engine.loading import load_assistant
+from desktop.engine.wer import word_errors
 from desktop.errors import ParleyError
 
 PROMPT = "What is the capital of France?"
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower()))
 
 
 def run_self_test() -> int:
@@ -58,7 +54,8 @@ def run_self_test() -> int:
 
     def listen() -> str:
         heard = state["assistant"].stt.transcribe(state["question"])
-        if len(_words(heard) & _words(PROMPT)) < 3:
+        errors, size = word_errors(PROMPT, heard)
+        if errors > size // 3:
             raise ParleyError(f"speech recognition heard {heard!r} instead of {PROMPT!r}")
         state["heard"] = heard
         return repr(heard)

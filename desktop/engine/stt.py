@@ -16,6 +16,14 @@ log = logging.getLogger(__name__)
 
 MIN_SPEECH_SECONDS = 0.2
 
+# Whisper's encoder always reads a 30 s window, and on a 2-core CPU that pass is
+# most of the STT time (tiny.en: about 320 of 380 ms for a 3 s question). A
+# spoken question fits in 10 s, so Parley encodes a 10 s window instead (about
+# 80 ms). A short window can make whisper repeat itself, so a reply that looks
+# looped, or a longer recording, takes the standard 30 s path.
+SHORT_WINDOW_SECONDS = 10.0
+_FRAMES_PER_SECOND = 100
+
 # One set of decoding options, shared with bench/turn.py's direct call so the
 # comparison is fair: greedy, one temperature, no timestamps.
 DECODE_OPTIONS = {
@@ -31,7 +39,13 @@ DECODE_OPTIONS = {
 class Transcriber:
     """A loaded whisper model that turns 16 kHz float32 audio into text."""
 
-    def __init__(self, model_path: str | os.PathLike, threads: int = 2, language: str = "") -> None:
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        threads: int = 2,
+        language: str = "",
+        short_window: bool = True,
+    ) -> None:
         from faster_whisper import WhisperModel
 
         self.model_path = Path(model_path)
@@ -50,6 +64,9 @@ class Transcriber:
             ) from exc
         multilingual = self.model.model.is_multilingual
         self.language = language or (None if multilingual else "en")
+        # Short windows need a known language; multilingual auto-detect keeps 30 s.
+        self.short_window = short_window and self.language is not None
+        self._prompt: list[int] | None = None
         self._warm()
 
     def _warm(self) -> None:
@@ -59,8 +76,52 @@ class Transcriber:
 
     def transcribe_raw(self, audio: np.ndarray) -> str:
         """Whisper's text for the audio, with no checks (the caller decided it holds speech)."""
+        duration = audio.shape[0] / STT_RATE
+        if self.short_window and duration < SHORT_WINDOW_SECONDS - 0.5:
+            try:
+                text = self._decode_short_window(audio)
+            except (AttributeError, ImportError, TypeError):  # faster-whisper internals moved
+                log.warning("short-window decoding unavailable; using 30 s windows", exc_info=True)
+                self.short_window = False
+            else:
+                if not looks_looped(text, duration):
+                    return text
+                log.info("short window looped (%r); decoding the full window", text[:80])
+        return self.transcribe_full_window(audio)
+
+    def transcribe_full_window(self, audio: np.ndarray) -> str:
+        """faster-whisper's own path: 30 s windows."""
         segments, _info = self.model.transcribe(audio, language=self.language, **DECODE_OPTIONS)
         return " ".join(segment.text.strip() for segment in segments).strip()
+
+    def _decode_short_window(self, audio: np.ndarray) -> str:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
+
+        if self._prompt is None:
+            tokenizer = Tokenizer(
+                self.model.hf_tokenizer,
+                self.model.model.is_multilingual,
+                task="transcribe",
+                language=self.language or "en",
+            )
+            self._tokenizer = tokenizer
+            self._suppress = get_suppressed_tokens(tokenizer, [-1])
+            self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        features = self.model.feature_extractor(audio)
+        frames = int(SHORT_WINDOW_SECONDS * _FRAMES_PER_SECOND)
+        features = np.pad(features, ((0, 0), (0, max(0, frames - features.shape[1]))))
+        max_new = int(audio.shape[0] / STT_RATE * 8) + 16  # bounds the cost of a loop
+        result = self.model.model.generate(
+            get_ctranslate2_storage(features[None, :, :frames].astype(np.float32)),
+            [self._prompt],
+            beam_size=1,
+            max_length=len(self._prompt) + max_new,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )
+        text = self._tokenizer.decode(result[0].sequences_ids[0]).strip()
+        return text[:1].upper() + text[1:]
 
     def transcribe(self, audio: np.ndarray, source: str = "the recording") -> str:
         """Text of a spoken question; refuses silence and noise rather than inventing words."""
@@ -72,3 +133,16 @@ class Transcriber:
         if not any(ch.isalnum() for ch in text):
             raise AudioError(f"no words could be made out in {source}", "speak again, more clearly")
         return text
+
+
+def looks_looped(text: str, seconds: float) -> bool:
+    """True when whisper seems stuck: more words than anyone speaks in that time,
+    or a run of four or more words said twice in a row."""
+    words = text.lower().split()
+    if len(words) > 6 * seconds + 4:
+        return True
+    for size in range(4, len(words) // 2 + 1):
+        for start in range(len(words) - 2 * size + 1):
+            if words[start : start + size] == words[start + size : start + 2 * size]:
+                return True
+    return False

@@ -50,6 +50,7 @@ class _SpeechThread:
         self.emit = emit
         self.cancel = cancel
         self.first_audio_at: float | None = None
+        self.first_clause_done = threading.Event()
         self.error: BaseException | None = None
         self._clauses: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="parley-tts", daemon=True)
@@ -57,6 +58,13 @@ class _SpeechThread:
 
     def say(self, clause: str) -> None:
         self._clauses.put(clause)
+
+    def wait_for_first_clause(self) -> None:
+        """Hold the LLM while the first clause is synthesized: on a small CPU the two
+        would share the cores, and the first audio matters more than the next tokens."""
+        while not self.first_clause_done.wait(0.05):
+            if self.cancel.is_set():
+                return
 
     def finish(self) -> None:
         self._clauses.put(None)
@@ -72,12 +80,15 @@ class _SpeechThread:
                 audio = self.tts.synthesize(clause)
                 if audio.size == 0 or self.cancel.is_set():
                     continue
+                self.first_clause_done.set()
                 if self.first_audio_at is None:
                     self.first_audio_at = time.perf_counter()
                 self.emit(Speech(clause, audio, self.tts.sample_rate))
         except BaseException as exc:  # handed to the turn's thread in finish()
             self.error = exc
             self.cancel.set()
+        finally:
+            self.first_clause_done.set()
 
 
 class Assistant:
@@ -169,6 +180,8 @@ class Assistant:
                 if speech and not is_reasoning:
                     for clause in chunker.feed(piece):
                         speech.say(clause)
+                        if speech.first_audio_at is None:
+                            speech.wait_for_first_clause()
 
         try:
             for piece in self.llm.stream_reply(messages, cancel):
