@@ -21,7 +21,7 @@ from pathlib import Path
 
 STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _ITEM_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-_STRING, _ARRAY = 8, 9
+STRING_TYPE, ARRAY_TYPE = 8, 9
 HUGE = (1 << 63) - 1
 
 
@@ -103,11 +103,11 @@ def parse(path: Path) -> Gguf:
             key = string()
             value_start = pos
             (vtype,) = take("I")
-            if vtype == _STRING:
+            if vtype == STRING_TYPE:
                 string()
-            elif vtype == _ARRAY:
+            elif vtype == ARRAY_TYPE:
                 etype, n = take("IQ")
-                if etype == _STRING:
+                if etype == STRING_TYPE:
                     for _ in range(n):
                         (length,) = take("Q")
                         pos += length
@@ -140,7 +140,7 @@ def parse(path: Path) -> Gguf:
 def string_value(text: str) -> bytes:
     """The raw bytes of a string metadata value (type id + length + UTF-8)."""
     data = text.encode()
-    return struct.pack("<IQ", _STRING, len(data)) + data
+    return struct.pack("<IQ", STRING_TYPE, len(data)) + data
 
 
 def _pad(n: int, alignment: int) -> int:

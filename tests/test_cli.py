@@ -151,20 +151,38 @@ def test_self_test_passes():
     assert done.stdout.count("ok ") == 4
 
 
-def test_chat_in_a_terminal():
+def chat(*args: str, typed: str, env: dict | None = None):
+    """Type into `parley chat` as a user would, and collect what it prints."""
+    import os
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    done = subprocess.run(
-        [sys.executable, "-m", "desktop", "chat"],
-        input="What colour is the sky?\n/new\nThanks!\n/quit\n",
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", "chat", *args],
+        input=typed,
         capture_output=True,
         text=True,
         timeout=300,
         cwd=REPO,
+        env={**os.environ, **(env or {})},
     )
+
+
+def test_chat_in_a_terminal():
+    done = chat(typed="What colour is the sky?\n/new\nThanks!\n/quit\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("parley> ") == 2
     assert "[new conversation]" in done.stderr
+
+
+def test_chat_voice_without_an_output_device_stays_in_text():
+    # The test machines have no sound card; pointing PulseAudio's client at a
+    # socket that does not exist hides any sound server too, like a hub with no
+    # speaker attached.
+    done = chat("--voice", typed="Hello!\n", env={"PULSE_SERVER": "unix:/nonexistent/pulse"})
+    assert done.returncode == 0, done.stderr
+    assert "no audio output device" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.count("parley> ") == 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import os
 import stat
 import struct
@@ -19,6 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from desktop.engine.gguf_tables import (
+    ARRAY_TYPE,
+    GGML_TYPES,
+    KNOWN_ARCHITECTURES,
+    SCALAR_TYPES,
+    STRING_TYPE,
+)
 from desktop.errors import ModelError
 
 MAX_TENSORS = 1_000_000
@@ -37,52 +43,6 @@ _INT64_MAX = (1 << 63) - 1
 _REDOWNLOAD = "the file is damaged or incomplete; download the model again"
 _NOT_A_MODEL = "Parley needs a GGUF model file (.gguf)"
 
-# GGUF metadata value types: id -> (name, struct format); 8 is string, 9 is array.
-_STRING, _ARRAY = 8, 9
-_SCALARS = {
-    0: ("uint8", "B"), 1: ("int8", "b"), 2: ("uint16", "H"), 3: ("int16", "h"),
-    4: ("uint32", "I"), 5: ("int32", "i"), 6: ("float32", "f"), 7: ("bool", "?"),
-    10: ("uint64", "Q"), 11: ("int64", "q"), 12: ("float64", "d"),
-}  # fmt: skip
-
-# ggml tensor types: id -> (name, elements per block, bytes per block), as in
-# ggml.c's type_traits. Ids 4, 5 and 31..33, 36..38 were removed from GGUF files.
-GGML_TYPES: dict[int, tuple[str, int, int]] = {
-    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
-    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144),
-    13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292),
-    16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74), 18: ("IQ3_XXS", 256, 98),
-    19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
-    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56),
-    30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
-    39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36), 41: ("Q1_0", 128, 18), 42: ("Q2_0", 64, 18),
-}  # fmt: skip
-
-# LLM_ARCH_NAMES from the llama.cpp vendored by llama-cpp-python 0.3.36
-# (src/llama-arch.cpp), less "clip", which is a vision projector, not a model.
-_KNOWN_ARCHITECTURES = frozenset(
-    """
-llama llama4 deci falcon grok gpt2 gptj gptneox mpt baichuan starcoder refact bert
-modern-bert nomic-bert nomic-bert-moe neo-bert jina-bert-v2 jina-bert-v3 eurobert bloom
-stablelm qwen qwen2 qwen2moe qwen2vl qwen3 qwen3moe qwen3next qwen3vl qwen3vlmoe qwen35
-qwen35moe qwen4exp phi2 phi3 phimoe plamo plamo2 plamo3 codeshell orion internlm2 minicpm
-minicpm3 gemma gemma2 gemma3 gemma3n gemma4 gemma4-assistant gemma-embedding starcoder2
-mamba mamba2 maple jamba falcon-h1 xverse command-r cohere2 cohere2moe dbrx olmo olmo2
-olmoe muse-glimmer openelm arctic deepseek deepseek2 deepseek2-ocr deepseek32 deepseek4
-chatglm glm4 glm4moe glm-dsa bitnet t5 t5encoder jais jais2 nemotron nemotron_h
-nemotron_h_moe exaone exaone4 exaone-moe rwkv6 rwkv6qwen2 rwkv7 arwkv7 granite granitemoe
-granitehybrid graniteswitch granite_swa chameleon wavtokenizer-dec plm bailingmoe
-bailingmoe2 bailingmoe3 dots1 dots3note arcee afmoe laguna ernie4_5 ernie4_5-moe
-hunyuan-moe hunyuan-dense hunyuan_vl hy_v3 hy_v4 smollm3 gpt-oss lfm2 lfm2moe dream
-smallthinker llada llada-moe seed_oss grovemoe apertus minimax-01 hrm_text minimax-m2
-minimax-m3 cogvlm rnd1 pangu-embedded mistral3 eagle3 dflash mistral4 paddleocr mimo2
-step35 spark2_5 llama-embed maincoder kimi-linear kimi-k3 glm5-next talkie mellum nanbeige
-qwen3tts pockettts
-""".split()
-)
-
 
 @dataclass(frozen=True)
 class GgufInfo:
@@ -99,12 +59,12 @@ class GgufInfo:
     file_size: int
 
 
-def _show(text: str, limit: int = 60) -> str:
+def shorten(text: str, limit: int = 60) -> str:
     """Quote untrusted text for a one-line message: escaped, and cut short."""
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
-def _one_line(text: str, limit: int = 200) -> str:
+def one_line(text: str, limit: int = 200) -> str:
     """An error text from a library, on one line and cut short."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -207,33 +167,33 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _HEADER_COUNTS = struct.Struct("<QQ")
 _TYPE_OFFSET = struct.Struct("<IQ")
-_SCALAR_STRUCTS = {t: struct.Struct("<" + fmt) for t, (_, fmt) in _SCALARS.items()}
+_SCALAR_STRUCTS = {t: struct.Struct("<" + fmt) for t, (_, fmt) in SCALAR_TYPES.items()}
 
 
 def _read_value(r: _Reader, key: str, vtype: int) -> object:
-    what = f"metadata {_show(key)}"
-    if vtype in _SCALARS:
+    what = f"metadata {shorten(key)}"
+    if vtype in SCALAR_TYPES:
         return r.unpack(_SCALAR_STRUCTS[vtype])[0]
-    if vtype == _STRING:
+    if vtype == STRING_TYPE:
         return r.text(f"the string {what}", MAX_STRING_BYTES)
-    if vtype != _ARRAY:
+    if vtype != ARRAY_TYPE:
         raise r.corrupt(f"{what} has unknown value type {vtype}")
     (etype,) = r.unpack(_U32)
-    if etype == _ARRAY:
+    if etype == ARRAY_TYPE:
         raise r.corrupt(f"{what} is an array of arrays, which llama.cpp cannot read")
-    if etype != _STRING and etype not in _SCALARS:
+    if etype != STRING_TYPE and etype not in SCALAR_TYPES:
         raise r.corrupt(f"{what} is an array of unknown value type {etype}")
-    item_size = 8 if etype == _STRING else struct.calcsize(_SCALARS[etype][1])
+    item_size = 8 if etype == STRING_TYPE else struct.calcsize(SCALAR_TYPES[etype][1])
     n = r.length(f"the array {what}", MAX_ARRAY_ITEMS, "items", item_size)
     if n <= KEEP_ARRAY_ITEMS:
-        if etype == _STRING:
+        if etype == STRING_TYPE:
             return [r.text(f"an item of {what}", MAX_STRING_BYTES) for _ in range(n)]
-        return list(r.unpack(struct.Struct(f"<{n}{_SCALARS[etype][1]}")))
-    if etype == _STRING:
+        return list(r.unpack(struct.Struct(f"<{n}{SCALAR_TYPES[etype][1]}")))
+    if etype == STRING_TYPE:
         r.skip_strings(n, what)
     else:
         r.skip(n * item_size)
-    return {"type": "string" if etype == _STRING else _SCALARS[etype][0], "length": n}
+    return {"type": "string" if etype == STRING_TYPE else SCALAR_TYPES[etype][0], "length": n}
 
 
 def _describe_foreign(head: bytes, path: Path) -> str:
@@ -282,7 +242,7 @@ def _architecture_supported(arch: str) -> bool:
     Names are matched with their C terminator only, as the linker may store one
     name as the tail of another ("qwen2" inside "rwkv6qwen2").
     """
-    if arch not in _KNOWN_ARCHITECTURES:
+    if arch not in KNOWN_ARCHITECTURES:
         return False
     lib = _llama_library()
     return lib is None or arch.encode() + b"\0" in lib
@@ -344,7 +304,7 @@ def _check_architecture(name: str, arch: object) -> str:
         )
     if not _architecture_supported(arch):
         raise ModelError(
-            f"{name} has architecture {_show(arch)}, which this llama.cpp cannot run",
+            f"{name} has architecture {shorten(arch)}, which this llama.cpp cannot run",
             "choose a model built on a supported architecture such as llama, "
             "qwen2/qwen3 or gemma3, or update llama-cpp-python",
         )
@@ -376,7 +336,7 @@ def check_gguf(path: str | os.PathLike) -> GgufInfo:
     except MemoryError:
         raise ModelError(f"{name} could not be checked: out of memory", _REDOWNLOAD) from None
     except (struct.error, ValueError, OverflowError, IndexError) as e:  # a safety net
-        raise ModelError(f"{name} is corrupt: {_one_line(str(e))}", _REDOWNLOAD) from None
+        raise ModelError(f"{name} is corrupt: {one_line(str(e))}", _REDOWNLOAD) from None
 
 
 def _check_open_file(f: BinaryIO, path: Path, name: str, size: int) -> GgufInfo:
@@ -428,14 +388,14 @@ def _check_open_file(f: BinaryIO, path: Path, name: str, size: int) -> GgufInfo:
         if not key:
             raise r.corrupt(f"metadata entry {i:,} has an empty key")
         if key in metadata:
-            raise r.corrupt(f"metadata key {_show(key)} appears twice")
-        r.where = f"metadata (entry {_show(key)})"
+            raise r.corrupt(f"metadata key {shorten(key)} appears twice")
+        r.where = f"metadata (entry {shorten(key)})"
         (vtype,) = r.unpack(_U32)
         metadata[key] = _read_value(r, key, vtype)
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
     if type(alignment) is not int or alignment <= 0 or alignment & (alignment - 1):
-        raise r.corrupt(f"general.alignment is {_show(str(alignment))}, not a power of two")
+        raise r.corrupt(f"general.alignment is {shorten(str(alignment))}, not a power of two")
 
     tensors: list[tuple[str, int, int]] = []  # name, offset, bytes
     seen: set[str] = set()
@@ -443,9 +403,9 @@ def _check_open_file(f: BinaryIO, path: Path, name: str, size: int) -> GgufInfo:
         r.where = f"tensor infos (tensor {i:,})"
         tname = str(r.text(f"the name of tensor {i:,}", MAX_TENSOR_NAME))
         if not tname or tname in seen:
-            raise r.corrupt(f"tensor {i:,} has an empty or duplicate name {_show(tname)}")
+            raise r.corrupt(f"tensor {i:,} has an empty or duplicate name {shorten(tname)}")
         seen.add(tname)
-        shown = _show(tname)
+        shown = shorten(tname)
         r.where = f"tensor infos (tensor {shown})"
         (n_dims,) = r.unpack(_U32)
         if n_dims > MAX_DIMS:
@@ -493,120 +453,4 @@ def _check_open_file(f: BinaryIO, path: Path, name: str, size: int) -> GgufInfo:
         chat_template=template if isinstance(template, str) else None,
         context_length=ctx if type(ctx) is int and ctx > 0 else None,
         file_size=size,
-    )
-
-
-def _tojson(
-    x: object,
-    ensure_ascii: bool = False,
-    indent: int | None = None,
-    separators: tuple[str, str] | None = None,
-    sort_keys: bool = False,
-) -> str:
-    """The tojson filter as llama-cpp-python (and transformers) define it."""
-    return json.dumps(
-        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
-    )
-
-
-class _TemplateRaisedError(Exception):
-    """The template called raise_exception()."""
-
-
-def check_chat_template(template: str, source: str = "") -> None:
-    """Check that a chat template parses and renders safely; raise ModelError if not.
-
-    It is rendered the way llama-cpp-python renders it (an immutable Jinja
-    sandbox), so a template that fails here would fail or misbehave in a chat.
-    """
-    try:
-        import jinja2
-        import jinja2.ext
-        from jinja2 import nodes
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-    except ImportError:
-        raise ModelError(
-            "the chat template cannot be checked: jinja2 is not installed", "install jinja2"
-        ) from None
-    where = f" ({source})" if source else ""
-    hint = "choose another model, or set a chat template in the settings"
-
-    class IgnoreGenerationTags(jinja2.ext.Extension):
-        """Accept HuggingFace's {% generation %} tag, as llama-cpp-python does."""
-
-        tags = {"generation"}
-
-        def parse(self, parser: jinja2.parser.Parser) -> list[nodes.Node]:
-            parser.stream.skip(1)
-            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
-
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.BaseLoader(),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        extensions=[IgnoreGenerationTags, jinja2.ext.loopcontrols],
-    )
-    env.filters["tojson"] = _tojson
-    try:
-        tree = env.parse(template)
-        compiled = env.from_string(tree)
-    except jinja2.TemplateSyntaxError as e:
-        raise ModelError(
-            f"the chat template{where} does not parse: "
-            f"{_one_line(str(e.message))} (line {e.lineno})",
-            hint,
-        ) from None
-    except Exception as e:  # noqa: BLE001 - anything jinja throws on bad input
-        raise ModelError(
-            f"the chat template{where} does not parse: {_one_line(str(e))}", hint
-        ) from None
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-        if isinstance(attr, str) and attr.startswith("__"):
-            raise ModelError(
-                f"the chat template{where} tries to escape the sandbox: it reaches "
-                f"for {_show(attr)}",
-                hint,
-            )
-
-    def raise_exception(message: str) -> None:
-        raise _TemplateRaisedError(message)
-
-    system = {"role": "system", "content": "You are a helpful assistant."}
-    chat = [
-        {"role": "user", "content": "Hello!"},
-        {"role": "assistant", "content": "Hi there."},
-        {"role": "user", "content": "What can you do?"},
-    ]
-    for messages in ([system, *chat], chat):  # some templates refuse a system message
-        try:
-            compiled.render(
-                messages=messages,
-                add_generation_prompt=True,
-                bos_token="<s>",
-                eos_token="</s>",
-                raise_exception=raise_exception,
-                strftime_now=lambda fmt: "",
-                tools=None,
-                functions=None,
-                tool_choice=None,
-                function_call=None,
-            )
-            return
-        except _TemplateRaisedError as e:
-            refusal = str(e)
-        except jinja2.exceptions.SecurityError as e:
-            raise ModelError(
-                f"the chat template{where} tries to escape the sandbox: {_one_line(str(e))}", hint
-            ) from None
-        except Exception as e:  # noqa: BLE001 - a hostile template can raise anything
-            raise ModelError(
-                f"the chat template{where} does not render: "
-                f"{_one_line(str(e)) or type(e).__name__}",
-                hint,
-            ) from None
-    raise ModelError(
-        f"the chat template{where} does not render: it refuses a plain "
-        f"conversation ({_show(refusal)})",
-        hint,
     )

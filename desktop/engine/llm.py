@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from desktop.engine.gguf_check import check_chat_template, check_gguf
+from desktop.engine.chat_template import check_chat_template
+from desktop.engine.gguf_check import check_gguf
 from desktop.errors import Cancelled, ModelError, ParleyError
 
 log = logging.getLogger(__name__)

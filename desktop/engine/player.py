@@ -17,7 +17,7 @@ from desktop.errors import AudioError
 log = logging.getLogger(__name__)
 
 
-def open_output() -> object:
+def open_output():  # noqa: ANN201 - returns the sounddevice module
     """The sounddevice module once an output device is known to exist."""
     try:
         import sounddevice
@@ -52,21 +52,9 @@ class Player:
             pass
         self._sd.stop()
 
-    def wait(self) -> None:
-        """Block until everything queued has been played."""
-        done = threading.Event()
-        self._clips.put((np.zeros(0, dtype=np.int16), -1))
-        self._clips.put(None)
-        self._thread.join()
-        done.set()
-        self._thread = threading.Thread(target=self._run, name="parley-player", daemon=True)
-        self._thread.start()
-
     def _run(self) -> None:
         while (item := self._clips.get()) is not None:
             audio, rate = item
-            if rate <= 0 or audio.size == 0:
-                continue
             try:
                 self._sd.play(audio, rate, blocking=True)
             except Exception:  # a device that vanished must not kill the conversation

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from desktop.engine import gguf_check
-from desktop.engine.gguf_check import GgufInfo, check_chat_template, check_gguf
+from desktop.engine.chat_template import check_chat_template
+from desktop.engine.gguf_check import GgufInfo, check_gguf
 from desktop.errors import ModelError
 from tests import gguf_samples
 
@@ -93,10 +94,6 @@ def test_real_starter_model_passes_quickly(real_model):
     assert elapsed < 0.1, f"check_gguf took {elapsed * 1000:.0f} ms"
 
 
-def test_real_chat_template_passes(real_model):
-    check_chat_template(check_gguf(real_model).chat_template, "SmolLM2")
-
-
 def test_every_sample_is_covered(samples):
     assert set(samples) == set(EXPECTED) | set(TEMPLATE_SAMPLES)
 
@@ -125,35 +122,6 @@ def test_bad_templates_pass_the_file_check_but_not_the_template_check(samples, s
         check_chat_template(info.chat_template, samples[sample].name)
     assert TEMPLATE_SAMPLES[sample] in caught.value.message
     assert "\n" not in caught.value.message
-
-
-@pytest.mark.parametrize(
-    ("template", "fragment"),
-    [
-        ("{% if %}", "does not parse: Expected an expression"),
-        ("ok\n{% for m in messages %}\n{{ m.content }", "(line 3)"),
-        ("{{ messages.append(1) }}", "tries to escape the sandbox"),
-        ("{{ cycler['__init__'] }}", "tries to escape the sandbox"),
-        ("{{ raise_exception('no chats today') }}", "refuses a plain conversation"),
-        ("{{ messages[0].content.nope() }}", "does not render"),
-        ("{{ 1 / 0 }}", "does not render: division by zero"),
-    ],
-)
-def test_chat_template_problems(template, fragment):
-    with pytest.raises(ModelError) as caught:
-        check_chat_template(template, "test")
-    assert fragment in caught.value.message
-    assert "\n" not in caught.value.message
-
-
-def test_templates_that_refuse_a_system_message_are_accepted():
-    check_chat_template(
-        "{% for m in messages %}{% if m.role == 'system' %}"
-        "{{ raise_exception('System role not supported') }}{% endif %}"
-        "<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<bot>{% endif %}"
-        "{% generation %}{% endgeneration %}{% for m in messages %}{% break %}{% endfor %}"
-        "{{ messages | tojson(ensure_ascii=False) }}"
-    )
 
 
 def test_missing_file_directory_pipe_and_unreadable_file(tmp_path, real_model):
