@@ -20,6 +20,13 @@ class State:
 
 
 @dataclass(frozen=True)
+class Level:
+    """The microphone's input level, a few times a second, for a meter."""
+
+    dbfs: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What the user said, as text."""
 
@@ -82,4 +89,4 @@ class TurnResult:
         return asdict(self)
 
 
-Event = State | Transcript | Token | Speech | Timing | Notice | Failure | TurnResult
+Event = State | Level | Transcript | Token | Speech | Timing | Notice | Failure | TurnResult

@@ -125,9 +125,16 @@ class Assistant:
         cancel: threading.Event | None = None,
         on_event: EventSink | None = None,
         source: str = "the recording",
+        started_at: float | None = None,
+        stt_ms: float | None = None,
     ) -> TurnResult:
-        """Answer one question, given as text or as 16 kHz float32 audio."""
-        start = time.perf_counter()
+        """Answer one question, given as text or as 16 kHz float32 audio.
+
+        A live voice loop passes the text it already transcribed, with
+        ``started_at`` (``time.perf_counter()`` at the end of the user's speech)
+        and the ``stt_ms`` spent after that, so timings still run from the endpoint.
+        """
+        start = started_at if started_at is not None else time.perf_counter()
         cancel = cancel or threading.Event()
         lock = threading.Lock()
 
@@ -137,7 +144,7 @@ class Assistant:
                     on_event(event)
 
         timings: dict[str, float | None] = {
-            "stt_ms": None,
+            "stt_ms": stt_ms,
             "llm_first_token_ms": None,
             "first_audio_ms": None,
             "total_ms": None,

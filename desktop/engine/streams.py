@@ -1,0 +1,242 @@
+"""Live audio: one duplex PortAudio stream for the microphone and the speaker.
+
+The microphone and the speaker run in one stream so that every block of
+microphone audio comes with the block that was played at the same moment:
+the echo canceller needs exactly that pair. Audio moves at the device's own
+rate and is resampled to 16 kHz (soxr) off the audio thread; the PortAudio
+callback only copies memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from desktop.engine.audio import STT_RATE
+from desktop.errors import AudioError
+
+log = logging.getLogger(__name__)
+
+FRAME_16K = 160  # 10 ms at 16 kHz: the unit of echo cancellation
+
+
+def _sounddevice():  # noqa: ANN202 - the module, imported late: PortAudio may be missing
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise AudioError("audio is unavailable: the PortAudio library is not installed") from exc
+    return sounddevice
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The chosen input and output devices (PortAudio indices) and their rate."""
+
+    input: int | None
+    output: int | None
+    rate: int
+    input_name: str
+    output_name: str
+
+
+def find_devices(input_name: str = "", output_name: str = "") -> Devices:
+    """Pick devices by (part of) their name, or the system defaults.
+
+    Raises AudioError naming what is missing: no microphone means text-only
+    mode for the caller, not a crash.
+    """
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+    except sd.PortAudioError as exc:
+        raise AudioError(f"cannot list audio devices: {exc}") from exc
+
+    def pick(name: str, kind: str) -> int | None:
+        channels = "max_input_channels" if kind == "input" else "max_output_channels"
+        if name:
+            for index, device in enumerate(devices):
+                if name.lower() in device["name"].lower() and device[channels] > 0:
+                    return index
+            raise AudioError(
+                f"no {kind} device named {name!r}", "choose another device in the settings"
+            )
+        try:
+            return sd.query_devices(kind=kind)["index"]
+        except (sd.PortAudioError, ValueError):
+            return None
+
+    microphone, speaker = pick(input_name, "input"), pick(output_name, "output")
+    if microphone is None:
+        raise AudioError("no microphone was found", "Parley stays in text mode; plug one in")
+    if speaker is None:
+        raise AudioError("no speaker or headphones were found", "replies stay text only")
+    rate = int(devices[microphone]["default_samplerate"])
+    return Devices(microphone, speaker, rate, devices[microphone]["name"], devices[speaker]["name"])
+
+
+class Playback:
+    """Audio waiting to be played, at the device rate; the callback drains it."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._chunks: list[np.ndarray] = []
+        self._offset = 0
+        self._lock = threading.Lock()
+        self.queued_samples = 0
+
+    def add(self, audio: np.ndarray, rate: int) -> None:
+        """Queue int16 or float32 mono audio at any rate."""
+        import soxr
+
+        samples = audio.astype(np.float32) / (32768.0 if audio.dtype == np.int16 else 1.0)
+        if rate != self.rate:
+            samples = soxr.resample(samples, rate, self.rate).astype(np.float32)
+        with self._lock:
+            self._chunks.append(samples)
+            self.queued_samples += samples.size
+
+    def clear(self) -> int:
+        """Drop everything queued (barge-in); returns how many samples were dropped."""
+        with self._lock:
+            dropped = self.queued_samples
+            self._chunks.clear()
+            self._offset = 0
+            self.queued_samples = 0
+        return dropped
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Fill ``out`` (zeros where nothing is queued); returns the samples of audio."""
+        filled = 0
+        with self._lock:
+            while filled < out.size and self._chunks:
+                chunk = self._chunks[0]
+                take = min(out.size - filled, chunk.size - self._offset)
+                out[filled : filled + take] = chunk[self._offset : self._offset + take]
+                filled += take
+                self._offset += take
+                if self._offset >= chunk.size:
+                    self._chunks.pop(0)
+                    self._offset = 0
+            self.queued_samples -= filled
+        out[filled:] = 0.0
+        return filled
+
+
+class DuplexStream:
+    """Microphone in and speaker out, delivered as time-aligned 16 kHz block pairs.
+
+    ``on_block(mic, played)`` runs on a worker thread with float32 16 kHz arrays
+    of equal length (a multiple of 10 ms): what the microphone heard and what
+    the speaker was given at the same moment.
+    """
+
+    def __init__(
+        self,
+        devices: Devices,
+        on_block: Callable[[np.ndarray, np.ndarray], None],
+        on_failure: Callable[[AudioError], None] | None = None,
+    ) -> None:
+        self.devices = devices
+        self.playback = Playback(devices.rate)
+        self._on_block = on_block
+        self._on_failure = on_failure
+        self._blocks: queue.SimpleQueue[tuple[np.ndarray, np.ndarray] | None] = queue.SimpleQueue()
+        self._stream = None
+        self._worker: threading.Thread | None = None
+        self.playing = False  # True while the speaker has audio to play
+
+    @property
+    def latency_ms(self) -> float:
+        """Input plus output latency PortAudio reports: the echo's delay at least."""
+        if self._stream is None:
+            return 0.0
+        latency = self._stream.latency
+        return 1000.0 * (latency[0] + latency[1])
+
+    def start(self) -> None:
+        sd = _sounddevice()
+        rate = self.devices.rate
+        try:
+            self._stream = sd.Stream(
+                samplerate=rate,
+                blocksize=rate // 100,
+                device=(self.devices.input, self.devices.output),
+                channels=1,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioError(f"cannot open the audio devices: {exc}") from exc
+        self._worker = threading.Thread(target=self._work, name="parley-audio", daemon=True)
+        self._worker.start()
+        log.info(
+            "audio: %s / %s at %d Hz, latency %.0f ms",
+            self.devices.input_name,
+            self.devices.output_name,
+            rate,
+            self.latency_ms,
+        )
+
+    def play(self, audio: np.ndarray, rate: int) -> None:
+        self.playback.add(audio, rate)
+
+    def clear(self) -> int:
+        """Silence the speaker now: what is queued is dropped (barge-in, Stop)."""
+        return self.playback.clear()
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # closing a vanished device can fail; nothing to save
+                log.debug("closing the audio stream failed", exc_info=True)
+        self._blocks.put(None)
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=2)
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
+        played = outdata[:, 0]
+        self.playing = self.playback.read_into(played) > 0
+        self._blocks.put((indata[:, 0].copy(), played.copy()))
+
+    def _finished(self) -> None:
+        if self._stream is not None:  # ended by itself, not by stop(): the device went away
+            self._stream = None
+            self._blocks.put(None)
+            if self._on_failure is not None:
+                self._on_failure(AudioError("the audio device stopped (unplugged?)"))
+
+    def _work(self) -> None:
+        import soxr
+
+        rate = self.devices.rate
+        mic_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
+        ref_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
+        mic_rest = np.zeros(0, np.float32)
+        ref_rest = np.zeros(0, np.float32)
+        while (block := self._blocks.get()) is not None:
+            mic, ref = block
+            if rate != STT_RATE:
+                mic = mic_resampler.resample_chunk(mic)
+                ref = ref_resampler.resample_chunk(ref)
+            mic_rest = np.concatenate((mic_rest, mic))
+            ref_rest = np.concatenate((ref_rest, ref))
+            usable = min(mic_rest.size, ref_rest.size) // FRAME_16K * FRAME_16K
+            if usable == 0:
+                continue
+            mic_out, mic_rest = mic_rest[:usable], mic_rest[usable:]
+            ref_out, ref_rest = ref_rest[:usable], ref_rest[usable:]
+            try:
+                self._on_block(mic_out, ref_out)
+            except Exception:  # a bug downstream must not silence the microphone
+                log.exception("processing a microphone block failed")

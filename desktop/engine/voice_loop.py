@@ -1,0 +1,375 @@
+"""The live voice loop: listen, endpoint, answer aloud, and stop when interrupted.
+
+Threads, and why:
+- the audio worker (DuplexStream) gets time-aligned microphone/speaker blocks;
+  here it cancels echo, meters the level and runs the endpointer. It never
+  waits on a model.
+- the STT worker transcribes early: as soon as the user pauses (so little is
+  left to do at the endpoint) and every few hundred ms for live captions.
+- the turn worker runs one Assistant turn at a time and queues its speech.
+
+Barge-in: speech from the user while Parley talks clears the speaker queue and
+cancels the turn. With echo cancellation off, the microphone is gated while
+Parley talks (half duplex), so it can never answer itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from desktop.engine.audio import STT_RATE, level_dbfs
+from desktop.engine.endpoint import (
+    Endpointer,
+    EndpointSettings,
+    SilenceStarted,
+    SpeechStarted,
+    UtteranceDropped,
+    UtteranceEnded,
+)
+from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
+from desktop.engine.turn import Assistant
+from desktop.errors import AudioError, ParleyError
+
+log = logging.getLogger(__name__)
+
+PARTIAL_EVERY_S = 0.7
+LEVEL_EVERY_BLOCKS = 5  # 50 ms
+HALF_DUPLEX_TAIL_S = 0.3  # the room still rings after the speaker stops
+DIGITAL_SILENCE_S = 3.0
+
+
+class AudioPort(Protocol):
+    """What the loop needs from live audio: DuplexStream, or a file-backed stand-in."""
+
+    playing: bool
+    latency_ms: float
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def play(self, audio: np.ndarray, rate: int) -> None: ...
+    def clear(self) -> int: ...
+
+
+AudioFactory = Callable[
+    [Callable[[np.ndarray, np.ndarray], None], Callable[[AudioError], None]], AudioPort
+]
+
+
+@dataclass(frozen=True)
+class _Question:
+    """Work for the turn worker: spoken audio (maybe already transcribed), or typed text."""
+
+    ended_at: float
+    audio: np.ndarray | None = None
+    early: Future[str] | None = None
+    text: str | None = None
+
+
+def sentence_is_complete(text: str) -> bool:
+    return text.rstrip().endswith((".", "?", "!"))
+
+
+class VoiceLoop:
+    """Hands-free or push-to-talk conversation over live audio."""
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        audio_factory: AudioFactory,
+        on_event: Callable[[Event], None],
+        *,
+        hands_free: bool = True,
+        echo_cancellation: bool = True,
+        endpoint: EndpointSettings | None = None,
+        earcons: bool = True,
+    ) -> None:
+        if assistant.stt is None or assistant.tts is None:
+            raise ParleyError("live voice needs a speech-to-text model and a voice")
+        self.assistant = assistant
+        self.hands_free = hands_free
+        self._emit_raw = on_event
+        self._emit_lock = threading.Lock()
+        self._audio_factory = audio_factory
+        self._audio: AudioPort | None = None
+        self.endpointer = Endpointer(endpoint)
+        self._echo = self._make_echo_canceller() if echo_cancellation else None
+        self._earcons = self._load_earcons() if earcons else {}
+        self._stt = ThreadPoolExecutor(1, thread_name_prefix="parley-stt")
+        self._questions: queue.SimpleQueue[_Question | None] = queue.SimpleQueue()
+        self._turn_thread = threading.Thread(target=self._turns, name="parley-turns", daemon=True)
+        self._cancel = threading.Event()
+        self._busy = False  # a turn is running
+        self._speaking = False  # Parley's voice is (or is about to be) on the speaker
+        self._speaker_quiet_at = 0.0
+        self._speculative: Future[str] | None = None
+        self._partial_due = 0.0
+        self._partial_job: Future[str] | None = None
+        self._ptt_frames: list[np.ndarray] | None = None
+        self._blocks = 0
+        self._silent_since: float | None = None
+        self._warned_silence = False
+        self.barge_ins: list[float] = []  # perf_counter times, for tests and benchmarks
+        self.turns_started = 0
+
+    # -- public controls ------------------------------------------------------------------
+
+    @property
+    def speaking(self) -> bool:
+        """Parley's voice is on the speaker, or a reply is still being written."""
+        return self._speaking or self._busy
+
+    def start(self) -> None:
+        """Open the devices and listen. Raises AudioError (e.g. no microphone)."""
+        self._open_audio()
+        self._turn_thread.start()
+        self._state("listening" if self.hands_free else "idle")
+        if self.hands_free:
+            self._play_earcon("listen_start")
+
+    def stop(self) -> None:
+        self.stop_speaking()
+        if self._audio is not None:
+            self._audio.stop()
+            self._audio = None
+        self._questions.put(None)
+        self._stt.shutdown(wait=False, cancel_futures=True)
+
+    def stop_speaking(self) -> None:
+        """The Stop button: end the reply and silence the speaker now."""
+        self._cancel.set()
+        if self._audio is not None:
+            self._audio.clear()
+        self._speaking = False
+
+    def press(self) -> None:
+        """Push-to-talk pressed: start collecting the utterance (and stop Parley talking)."""
+        if self._audio is None:
+            self._open_audio()
+        if self._busy or self._speaking:
+            self._barge_in()
+        self._ptt_frames = []
+        self._play_earcon("listen_start")
+        self._state("listening")
+
+    def release(self) -> None:
+        """Push-to-talk released: what was said is the question."""
+        frames, self._ptt_frames = self._ptt_frames, None
+        self._play_earcon("listen_end")
+        if not frames:
+            self._state("idle")
+            return
+        self._questions.put(_Question(time.perf_counter(), audio=np.concatenate(frames)))
+
+    def ask(self, text: str) -> None:
+        """A typed question while the loop runs."""
+        if self._busy or self._speaking:
+            self._barge_in()
+        self._questions.put(_Question(time.perf_counter(), text=text))
+
+    # -- audio side -----------------------------------------------------------------------
+
+    def _open_audio(self) -> None:
+        self._audio = self._audio_factory(self._on_block, self._on_audio_failure)
+        self._audio.start()
+        if self._echo is not None:
+            self._echo.set_delay_ms(int(self._audio.latency_ms))
+
+    def _on_audio_failure(self, error: AudioError) -> None:
+        self._cancel.set()
+        self._audio = None
+        self._speaking = False
+        self._emit(Failure(error.message, "the next turn reopens the device"))
+
+    def _on_block(self, mic: np.ndarray, played: np.ndarray) -> None:
+        now = time.perf_counter()
+        self._watch_for_digital_silence(mic, now)
+        if self._echo is not None:
+            mic = self._echo.process(mic, played)
+        audio = self._audio
+        speaker_busy = audio is not None and audio.playing
+        if speaker_busy:
+            self._speaker_quiet_at = now
+        elif self._speaking and not self._busy:
+            self._speaking = False
+            self._state("listening" if self.hands_free else "idle")
+        if self._echo is None and (
+            speaker_busy or now - self._speaker_quiet_at < HALF_DUPLEX_TAIL_S
+        ):
+            mic = np.zeros_like(mic)  # half duplex: never hear ourselves
+        self._blocks += 1
+        if self._blocks % LEVEL_EVERY_BLOCKS == 0:
+            self._emit(Level(round(max(level_dbfs(mic), -100.0), 1)))
+        if self._ptt_frames is not None:
+            self._ptt_frames.append(mic)
+            return
+        if not self.hands_free:
+            return
+        self.endpointer.strict = self._speaking or self._busy
+        for event in self.endpointer.push(mic):
+            self._on_endpoint(event, now)
+        if self.endpointer.in_speech and now >= self._partial_due:
+            self._partial_due = now + PARTIAL_EVERY_S
+            self._caption_so_far()
+
+    def _on_endpoint(self, event: object, now: float) -> None:
+        if isinstance(event, SpeechStarted):
+            if self._busy or self._speaking:
+                self._barge_in()
+            self._partial_due = now + PARTIAL_EVERY_S
+            self._state("listening")
+        elif isinstance(event, SilenceStarted):
+            self._speculative = self._stt.submit(self._early_transcript, event.audio)
+        elif isinstance(event, UtteranceEnded):
+            self._questions.put(_Question(now, audio=event.audio, early=self._speculative))
+            self._speculative = None
+        elif isinstance(event, UtteranceDropped):
+            self._speculative = None
+
+    def _barge_in(self) -> None:
+        self.barge_ins.append(time.perf_counter())
+        self._cancel.set()
+        if self._audio is not None:
+            self._audio.clear()
+        self._speaking = False
+
+    def _early_transcript(self, audio: np.ndarray) -> str:
+        """Transcribe at the first pause, so the endpoint finds the work already done."""
+        text = self.assistant.stt.transcribe_raw(audio)
+        self.endpointer.sentence_complete = sentence_is_complete(text)
+        if text:
+            self._emit(Transcript(text, final=False))
+        return text
+
+    def _caption_so_far(self) -> None:
+        if self._partial_job is not None and not self._partial_job.done():
+            return  # one caption job at a time on a small CPU
+        audio = self.endpointer.utterance_so_far()
+        if audio.size < STT_RATE // 2:
+            return
+        self._partial_job = self._stt.submit(self._caption, audio)
+
+    def _caption(self, audio: np.ndarray) -> str:
+        text = self.assistant.stt.transcribe_raw(audio)
+        if text:
+            self._emit(Transcript(text, final=False))
+        return text
+
+    def _watch_for_digital_silence(self, mic: np.ndarray, now: float) -> None:
+        if np.any(mic):
+            self._silent_since = None
+            return
+        if self._silent_since is None:
+            self._silent_since = now
+        elif not self._warned_silence and now - self._silent_since > DIGITAL_SILENCE_S:
+            self._warned_silence = True
+            self._emit(
+                Notice(
+                    "the microphone delivers only digital silence: it may be muted, or "
+                    "Parley may lack permission to use it"
+                )
+            )
+
+    # -- turns ----------------------------------------------------------------------------
+
+    def _turns(self) -> None:
+        while (question := self._questions.get()) is not None:
+            try:
+                if question.text is not None:
+                    self._answer(question.text, question.ended_at, None)
+                else:
+                    self._answer_audio(question.audio, question.ended_at, question.early)
+            except ParleyError as exc:
+                self._emit(Failure(exc.message, exc.hint))
+            except Exception as exc:  # a bug must not end the conversation
+                log.exception("turn failed")
+                self._emit(Failure(f"the turn failed: {exc}"))
+            finally:
+                self._busy = False
+                if not self._speaking:
+                    self._state("listening" if self.hands_free else "idle")
+
+    def _answer_audio(self, audio: np.ndarray, ended_at: float, early: Future[str] | None) -> None:
+        self._busy = True
+        self._state("transcribing")
+        text = ""
+        if early is not None:
+            try:
+                text = early.result(timeout=10)
+            except Exception:  # a failed early transcript just means doing it now
+                log.debug("early transcript failed", exc_info=True)
+        if not text:
+            try:
+                text = self.assistant.stt.transcribe(audio, source="what the microphone heard")
+            except ParleyError:
+                log.info("no speech in the utterance; not a turn")  # noise or silence
+                return
+        if not any(ch.isalnum() for ch in text):
+            return
+        stt_ms = round((time.perf_counter() - ended_at) * 1000.0, 1)
+        self._answer(text, ended_at, stt_ms)
+
+    def _answer(self, text: str, started_at: float, stt_ms: float | None) -> None:
+        self._busy = True
+        self._cancel = threading.Event()
+        self.turns_started += 1
+        self._emit(Transcript(text, final=True))
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, Speech):
+                if self._cancel.is_set() or self._audio is None:
+                    return
+                if not self._speaking:
+                    self._speaking = True
+                    self._state("speaking")
+                self._audio.play(event.audio, event.sample_rate)
+            if not isinstance(event, Transcript | State):
+                self._emit(event)
+
+        self.assistant.run_turn(
+            text=text,
+            speak=True,
+            cancel=self._cancel,
+            on_event=on_event,
+            started_at=started_at,
+            stt_ms=stt_ms,
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        with self._emit_lock:
+            self._emit_raw(event)
+
+    def _state(self, name: str) -> None:
+        self._emit(State(name))
+
+    def _play_earcon(self, name: str) -> None:
+        clip = self._earcons.get(name)
+        if clip is not None and self._audio is not None:
+            self._audio.play(*clip)
+
+    @staticmethod
+    def _make_echo_canceller():  # noqa: ANN205 - EchoCanceller, imported late
+        from desktop.engine.echo import EchoCanceller, echo_cancellation_available
+
+        if not echo_cancellation_available():
+            log.warning("echo cancellation unavailable: half duplex")
+            return None
+        return EchoCanceller(STT_RATE)
+
+    @staticmethod
+    def _load_earcons() -> dict[str, tuple[np.ndarray, int]]:
+        try:
+            from desktop.engine.earcons import EARCONS, synthesize
+        except ImportError:
+            return {}
+        return {name: (synthesize(name), 22050) for name in EARCONS}

@@ -1,0 +1,140 @@
+"""The live voice loop, driven through a room made of files (FileAudio).
+
+FileAudio stands in for the sound card only: it delivers 10 ms blocks in real
+time exactly as DuplexStream does, so endpointing, early transcription,
+echo cancellation, barge-in and speech output all run as they do live. The
+same scenarios run over a real PulseAudio server in tests/e2e/.
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from desktop.engine.audio import STT_RATE, load_audio
+from desktop.engine.events import Failure, Notice, State, Transcript, TurnResult
+from desktop.engine.file_audio import FileAudio
+from desktop.engine.voice_loop import VoiceLoop
+from desktop.engine.wer import word_errors
+from tests.conftest import words
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * STT_RATE), np.float32)
+
+
+class Session:
+    """A voice loop over a FileAudio room, with every event recorded."""
+
+    def __init__(self, assistant, microphone, **options):
+        echo = options.pop("echo_gain_db", None)
+        tail = options.pop("tail_s", 6.0)
+        self.events = []
+        self.done = threading.Event()
+        self.room = None
+
+        def factory(on_block, on_failure):
+            self.room = FileAudio(on_block, on_failure, microphone, echo_gain_db=echo, tail_s=tail)
+            return self.room
+
+        assistant.reset()
+        self.loop = VoiceLoop(assistant, factory, self.events.append, **options)
+
+    def run(self, turns: int = 0):
+        """Until the microphone recording ends, or ``turns`` answers have been spoken."""
+        self.loop.start()
+        quiet_since = None
+        while not self.room.finished.wait(0.05):
+            answered = len(self.of(TurnResult)) >= turns > 0
+            quiet = answered and not self.room.playing and not self.loop.speaking
+            quiet_since = (quiet_since or time.perf_counter()) if quiet else None
+            if quiet_since and time.perf_counter() - quiet_since > 0.5:
+                break
+        self.loop.stop()
+        return self
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def finals(self):
+        return [e.text for e in self.of(Transcript) if e.final]
+
+
+@pytest.fixture(scope="module")
+def question(say):
+    return load_audio(say("What is the capital of France?", "capital"))
+
+
+def test_hands_free_turn_is_heard_answered_and_spoken(fresh, question):
+    session = Session(
+        fresh, np.concatenate([silence(1), question, silence(1)]), echo_cancellation=False
+    ).run(turns=1)
+    assert len(session.finals()) == 1
+    assert {"capital", "france"} <= set(words(session.finals()[0]))
+    result = session.of(TurnResult)[0]
+    assert result.reply
+    assert result.timings["first_audio_ms"] > 0
+    spoken = session.room.speaker_recording()
+    assert np.abs(spoken).max() > 0.1, "nothing reached the speaker"
+    heard = fresh.stt.transcribe_raw(spoken[np.abs(spoken) > 0][: 9 * STT_RATE])
+    errors, size = word_errors(result.reply, heard)
+    assert errors <= size // 3, (result.reply, heard)
+    states = [e.name for e in session.of(State)]
+    assert states.index("transcribing") < states.index("speaking")
+
+
+def test_silence_and_noise_never_become_a_turn(fresh):
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 0.03, 3 * STT_RATE).astype(np.float32)
+    session = Session(
+        fresh, np.concatenate([silence(1), noise, silence(1)]), echo_cancellation=False, tail_s=1.0
+    ).run()
+    assert session.loop.turns_started == 0
+    assert not session.finals()
+
+
+def test_half_duplex_never_answers_its_own_voice(fresh, question):
+    # Echo cancellation off: the loud echo of the reply must be gated out.
+    session = Session(
+        fresh,
+        np.concatenate([silence(1), question, silence(1)]),
+        echo_cancellation=False,
+        echo_gain_db=-3.0,
+    ).run()
+    assert session.loop.turns_started == 1
+
+
+def test_push_to_talk(fresh, question):
+    mic = np.concatenate([silence(0.5), question, silence(4)])
+    session = Session(fresh, mic, hands_free=False, echo_cancellation=False)
+    session.loop.start()
+    session.loop.press()
+    time.sleep((mic.size / STT_RATE) - 4 + 0.3)
+    session.loop.release()
+    assert session.room.finished.wait(60)
+    session.loop.stop()
+    assert len(session.finals()) == 1
+    assert "capital" in words(session.finals()[0])
+
+
+def test_digital_silence_is_reported(fresh):
+    session = Session(fresh, silence(4.5), echo_cancellation=False, tail_s=0).run()
+    notices = [n.message for n in session.of(Notice)]
+    assert any("digital silence" in n for n in notices)
+
+
+def test_a_vanished_device_ends_the_turn_with_a_message(fresh, question):
+    session = Session(
+        fresh, np.concatenate([silence(1), question, silence(3)]), echo_cancellation=False
+    )
+    session.loop.start()
+    while not session.room.finished.is_set():
+        if any(isinstance(e, State) and e.name == "speaking" for e in session.events):
+            session.room.fail()
+            break
+        time.sleep(0.01)
+    time.sleep(0.5)
+    session.loop.stop()
+    failures = session.of(Failure)
+    assert failures and "audio device stopped" in failures[0].message
