@@ -36,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object")
 
     chat = commands.add_parser("chat", help="a conversation in the terminal")
-    chat.add_argument("--voice", action="store_true", help="also speak the replies aloud")
+    chat.add_argument(
+        "--voice", action="store_true", help="talk: push-to-talk with Enter, replies spoken"
+    )
+    chat.add_argument(
+        "--hands-free", action="store_true", help="listen all the time (implies --voice)"
+    )
     chat.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
 
     commands.add_parser("self-test", help="check that every model loads and works")

@@ -43,6 +43,10 @@ class Settings:
     temperature: float = 0.6
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     stt_short_window: bool = True  # 10 s whisper window: ~4x faster STT, see stt.py
+    input_device: str = ""  # part of a device name; "" is the system default
+    output_device: str = ""
+    echo_cancellation: bool = True  # off: half duplex, the mic is gated while Parley speaks
+    hands_free: bool = False
 
     def __post_init__(self) -> None:
         if self.threads < 0:

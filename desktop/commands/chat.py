@@ -10,16 +10,42 @@ import signal
 import sys
 import threading
 
-from desktop.config import load_settings
+from desktop.config import Settings, load_settings
 from desktop.engine.events import Event, Notice, Speech, Token
 from desktop.engine.loading import load_assistant
 from desktop.errors import AudioError, ParleyError
+
+
+def _try_live_voice(args: argparse.Namespace, settings: Settings) -> int | None:
+    """The full voice loop when a microphone exists; None to fall back to text."""
+    from desktop.commands.voice_chat import run_voice_chat
+    from desktop.engine.streams import find_devices
+
+    try:
+        find_devices(settings.input_device, settings.output_device)
+    except AudioError as exc:
+        print(f"parley: {exc.one_line()}", file=sys.stderr)
+        return None
+    print("parley: loading models…", file=sys.stderr)
+    assistant = load_assistant(settings, llm_path=args.model)
+    return run_voice_chat(
+        assistant,
+        hands_free=args.hands_free,
+        input_device=settings.input_device,
+        output_device=settings.output_device,
+        echo_cancellation=settings.echo_cancellation,
+    )
+
 
 HELP = "Type a message and press Enter. /new starts over, /quit (or Ctrl-D) leaves."
 
 
 def run_chat(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.voice or args.hands_free:
+        live = _try_live_voice(args, settings)
+        if live is not None:
+            return live
     player = None
     if args.voice:
         from desktop.engine.player import Player

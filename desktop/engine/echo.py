@@ -6,9 +6,12 @@ learns the path from what was played to what the microphone picked up, and
 removes it, leaving the user's speech.
 
 Audio is 16 kHz mono, fed in 10 ms frames. ``process`` takes the microphone block
-and the block that was sent to the speaker at the same moment. The canceller
-estimates the speaker-to-microphone delay itself (measured up to at least 400 ms),
-so ``delay_ms`` is only a hint. Output lags the input by about 8 ms with echo
+and the block that was sent to the speaker at the same moment (``None`` when
+nothing plays; keep calling it then, so the stream stays continuous). The played
+audio must reach the canceller no later than its echo reaches the microphone:
+echo that comes before its reference is not removed at all. The canceller
+estimates the speaker-to-microphone delay itself (measured up to 400 ms), so
+``delay_ms`` is only a hint. Output lags the input by about 8 ms with echo
 cancellation, about 15 ms with noise suppression as well: the filters' own delay.
 When livekit cannot be loaded, ``echo_cancellation_available()`` says so and the
 caller falls back to half duplex (not listening while speaking).

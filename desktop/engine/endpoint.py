@@ -57,8 +57,13 @@ class SileroVad:
 @dataclass(frozen=True)
 class EndpointSettings:
     threshold: float = 0.5
-    barge_in_threshold: float = 0.8  # stricter while Parley speaks: residual echo
+    # While Parley speaks, what is left of its echo after cancellation must not
+    # count as the user: a higher bar, but fewer frames, so barge-in stays quick.
+    # (Measured on echo-cancelled replies: residual echo stays below 0.5; a user
+    # talking over the reply scores 0.65-0.75 for its first 300 ms.)
+    barge_in_threshold: float = 0.6
     start_frames: int = 3  # voiced frames in a row that start an utterance (~96 ms)
+    barge_in_frames: int = 2
     pre_roll_ms: float = 320.0
     short_silence_ms: float = 320.0  # after a complete sentence
     long_silence_ms: float = 800.0  # mid-sentence
@@ -103,6 +108,7 @@ class Endpointer:
         self.sentence_complete = False  # set by the voice loop from its early transcript
         self.strict = False  # set while Parley speaks
         self._pending = np.zeros(0, np.float32)
+        self._pending_keep = np.zeros(0, np.float32)
         pre_roll = int(self.settings.pre_roll_ms / FRAME_MS)
         self._history: deque[np.ndarray] = deque(maxlen=pre_roll + self.settings.start_frames)
         self._utterance: list[np.ndarray] = []
@@ -118,6 +124,7 @@ class Endpointer:
 
     def reset(self) -> None:
         self._pending = np.zeros(0, np.float32)
+        self._pending_keep = np.zeros(0, np.float32)
         self._history.clear()
         self._utterance = []
         self._in_speech = False
@@ -125,22 +132,34 @@ class Endpointer:
         self.sentence_complete = False
         self.vad.reset()
 
-    def push(self, audio: np.ndarray) -> list[EndpointEvent]:
+    def push(self, audio: np.ndarray, keep: np.ndarray | None = None) -> list[EndpointEvent]:
+        """Score ``audio``; the utterance is built from ``keep`` (same length) when given.
+
+        The voice loop scores echo-cancelled audio but keeps the untouched
+        microphone signal: the canceller dulls a voice that talks over Parley,
+        and whisper hears the original better.
+        """
+        keep = audio if keep is None else keep
         self._pending = np.concatenate((self._pending, audio))
+        self._pending_keep = np.concatenate((self._pending_keep, keep))
         events: list[EndpointEvent] = []
         while self._pending.size >= VAD_FRAME:
             frame, self._pending = self._pending[:VAD_FRAME], self._pending[VAD_FRAME:]
-            events.extend(self._step(frame))
+            kept, self._pending_keep = (
+                self._pending_keep[:VAD_FRAME],
+                self._pending_keep[VAD_FRAME:],
+            )
+            events.extend(self._step(frame, kept))
         return events
 
-    def _step(self, frame: np.ndarray) -> list[EndpointEvent]:
+    def _step(self, scored: np.ndarray, frame: np.ndarray) -> list[EndpointEvent]:
         s = self.settings
-        probability = self.last_probability = self.vad.probability(frame)
+        probability = self.last_probability = self.vad.probability(scored)
         voiced = probability >= (s.barge_in_threshold if self.strict else s.threshold)
         if not self._in_speech:
             self._history.append(frame)
             self._voiced_run = self._voiced_run + 1 if voiced else 0
-            if self._voiced_run >= s.start_frames:
+            if self._voiced_run >= (s.barge_in_frames if self.strict else s.start_frames):
                 self._in_speech = True
                 self._utterance = list(self._history)
                 self._voiced_total = self._voiced_run

@@ -192,6 +192,12 @@ class VoiceLoop:
     def _on_block(self, mic: np.ndarray, played: np.ndarray) -> None:
         now = time.perf_counter()
         self._watch_for_digital_silence(mic, now)
+        # Endpointing listens to the echo-cancelled signal, so Parley's own voice never
+        # starts a turn; whisper gets the untouched microphone signal. Measured on
+        # barge-in (FileAudio room, echo at -6 dB): the canceller dulls the user's
+        # first half second of talking over Parley so much that whisper misheard
+        # 4 words in 7; from the raw signal it heard all 7 in one run of two.
+        heard = mic
         if self._echo is not None:
             mic = self._echo.process(mic, played)
         audio = self._audio
@@ -209,12 +215,12 @@ class VoiceLoop:
         if self._blocks % LEVEL_EVERY_BLOCKS == 0:
             self._emit(Level(round(max(level_dbfs(mic), -100.0), 1)))
         if self._ptt_frames is not None:
-            self._ptt_frames.append(mic)
+            self._ptt_frames.append(heard)
             return
         if not self.hands_free:
             return
         self.endpointer.strict = self._speaking or self._busy
-        for event in self.endpointer.push(mic):
+        for event in self.endpointer.push(mic, keep=heard):
             self._on_endpoint(event, now)
         if self.endpointer.in_speech and now >= self._partial_due:
             self._partial_due = now + PARTIAL_EVERY_S
@@ -364,7 +370,7 @@ class VoiceLoop:
         if not echo_cancellation_available():
             log.warning("echo cancellation unavailable: half duplex")
             return None
-        return EchoCanceller(STT_RATE)
+        return EchoCanceller(STT_RATE, noise_suppression=False)
 
     @staticmethod
     def _load_earcons() -> dict[str, tuple[np.ndarray, int]]:

@@ -138,3 +138,36 @@ def test_a_vanished_device_ends_the_turn_with_a_message(fresh, question):
     session.loop.stop()
     failures = session.of(Failure)
     assert failures and "audio device stopped" in failures[0].message
+
+
+def test_echo_cancelled_parley_never_answers_itself(fresh, question):
+    # Full duplex with the echo canceller: the reply comes back into the
+    # microphone at -6 dB after 40 ms, as from a laptop's own speaker.
+    session = Session(fresh, np.concatenate([silence(1), question, silence(1)]),
+                      echo_gain_db=-6.0).run()
+    assert session.loop.turns_started == 1
+    assert len(session.finals()) == 1
+
+
+def test_barge_in_stops_the_reply_and_answers_the_new_question(fresh, say):
+    question = load_audio(say("Tell me a long story about a dragon.", "story"))
+    second = load_audio(say("How many legs does a spider have?", "spider"))
+    gap = 2.5  # seconds after the first question: Parley is telling the story by then
+    mic = np.concatenate([silence(0.5), question, silence(gap), second, silence(1)])
+    session = Session(fresh, mic, echo_gain_db=-6.0).run(turns=2)
+    assert len(session.loop.barge_ins) == 1
+    finals = session.finals()
+    # Whisper hears the first words mixed with the end of Parley's sentence
+    # (tiny.en misses some); the content of the new question comes through.
+    assert len(finals) == 2 and "legs" in words(finals[1])
+    results = session.of(TurnResult)
+    assert results[0].cancelled and not results[1].cancelled
+    # The speaker fell silent soon after the second question began.
+    second_starts = int((0.5 + question.size / STT_RATE + gap) * STT_RATE)
+    played = session.room.speaker_recording()
+    window = played[second_starts : second_starts + STT_RATE]
+    loud = np.flatnonzero(np.abs(window) > 1e-4)
+    stop_ms = (loud[-1] if loud.size else 0) / STT_RATE * 1000
+    assert played[second_starts - STT_RATE // 2 : second_starts].any(), "not speaking yet"
+    print(f"barge-in stop {stop_ms:.0f} ms")
+    assert stop_ms < 400
