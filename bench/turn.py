@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.corpus import load_corpus, reference_text  # noqa: E402
 from desktop.config import Settings  # noqa: E402
 from desktop.engine import registry  # noqa: E402
 from desktop.engine.audio import load_audio  # noqa: E402
@@ -33,41 +32,8 @@ from desktop.engine.loading import load_assistant, thread_split  # noqa: E402
 from desktop.engine.stt import DECODE_OPTIONS  # noqa: E402
 from desktop.engine.wer import word_error_rate  # noqa: E402
 
-QUESTIONS = [
-    "What is the capital of France?",
-    "How many legs does a spider have?",
-    "Can you suggest a name for my new cat?",
-    "What should I cook for dinner tonight?",
-    "Why is the sky blue?",
-    "Tell me a fun fact about the ocean.",
-    "What is a good way to fall asleep faster?",
-    "How do I make a cup of tea?",
-    "What is the tallest mountain in the world?",
-    "Give me one tip for learning a new language.",
-]
 STAGES = ("stt_ms", "llm_first_token_ms", "first_audio_ms")
 FIRST_CLAUSE = re.compile(r"^(?:\S+\s+){2,}?\S*[,;:.!?](?=\s)|^.*?[.!?](?=\s)")
-
-
-def reference_text(wav: Path) -> str:
-    """What was said: the *.txt beside the WAV, or the built-in question it was made from."""
-    beside = wav.with_suffix(".txt")
-    if beside.is_file():
-        return beside.read_text(encoding="utf-8").strip()
-    return QUESTIONS[int(wav.stem[1:])]
-
-
-def spoken_corpus(folder: Path) -> list[Path]:
-    if not shutil.which("espeak-ng"):
-        sys.exit("bench: espeak-ng is needed to speak the questions (or pass --corpus DIR)")
-    paths = []
-    for index, question in enumerate(QUESTIONS):
-        path = folder / f"q{index:02d}.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", "en-us+f3", "-s", "130", "-w", str(path), question], check=True
-        )
-        paths.append(path)
-    return paths
 
 
 class RawPipeline:
@@ -171,9 +137,7 @@ def main() -> int:
 
     settings = Settings(temperature=0.0)  # greedy: both pipelines write the same reply
     with tempfile.TemporaryDirectory() as scratch:
-        wavs = sorted(args.corpus.glob("*.wav")) if args.corpus else spoken_corpus(Path(scratch))
-        if not wavs:
-            sys.exit(f"bench: no *.wav files in {args.corpus}")
+        wavs = load_corpus(args.corpus, Path(scratch))
         _WARMUP.append(wavs[0])
         assistant = load_assistant(settings)
         raw = RawPipeline(settings)
