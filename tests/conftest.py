@@ -18,6 +18,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.audio_fixtures"]  # the virtual_audio fixture: a real sound server
+
 
 @pytest.fixture(scope="session", autouse=True)
 def parley_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -84,10 +86,11 @@ def gemma_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return gemma.assemble(tmp_path_factory.mktemp("gemma") / gemma.MODEL_NAME)
 
 
-def run_parley(*args: str, timeout: float = 300, env: dict | None = None):
+def run_parley(*args: str, timeout: float = 300, env: dict | None = None, input_text=None):
     """Run the real `parley` command in a child process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "desktop", *args],
+        input=input_text,
         capture_output=True,
         text=True,
         timeout=timeout,

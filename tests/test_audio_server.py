@@ -191,6 +191,38 @@ def test_the_room_recording_keeps_mic_and_speaker_on_one_timeline(virtual_audio,
     assert np.all(np.abs(mic - speaker) / RATE * 1000 < 15), (mic, speaker)
 
 
+def test_an_instant_reply_lands_just_after_the_question_on_the_room_timeline(
+    virtual_audio, tmp_path
+):
+    # A duplex stream, as Parley uses, that answers in the very callback that
+    # first hears the question: on the room recording the answer must start
+    # after the question, by no more than the stream's round trip.
+    import sounddevice as sd
+
+    question = write_wav(tmp_path / "question.wav", tone(1000, 0.3))
+    answer = tone(600, 0.2)
+    heard = {"at": None}
+
+    def reflex(indata, outdata, frames, _time, _status):
+        outdata[:] = 0
+        if heard["at"] is None and np.abs(indata).max() > 0.1:
+            heard["at"] = 0
+        if heard["at"] is not None:
+            chunk = answer[heard["at"] : heard["at"] + frames]
+            outdata[: len(chunk), 0] = chunk
+            heard["at"] += frames
+
+    recorder = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
+    with sd.Stream(samplerate=RATE, channels=1, callback=reflex, latency="low") as stream:
+        virtual_audio.play_into_mic(question)
+        time.sleep(0.1)
+        round_trip = sum(stream.latency)
+    room, _ = read_wav(recorder.stop())
+    asked, answered = onset(room[:, MIC_CHANNEL], 0.1), onset(room[:, SPEAKER_CHANNEL], 0.1)
+    assert asked is not None and answered is not None
+    assert 0 < (answered - asked) / RATE < round_trip + 0.05
+
+
 def test_no_microphone_leaves_portaudio_without_input_but_with_a_speaker(virtual_audio):
     seen = in_child(DEVICES, virtual_audio.no_microphone_env())
     assert seen["inputs"] == [] and seen["input"] is None, seen

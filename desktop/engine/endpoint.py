@@ -63,7 +63,7 @@ class EndpointSettings:
     # talking over the reply scores 0.65-0.75 for its first 300 ms.)
     barge_in_threshold: float = 0.6
     start_frames: int = 3  # voiced frames in a row that start an utterance (~96 ms)
-    barge_in_frames: int = 2
+    barge_in_frames: int = 3
     pre_roll_ms: float = 320.0
     short_silence_ms: float = 320.0  # after a complete sentence
     long_silence_ms: float = 800.0  # mid-sentence

@@ -143,8 +143,9 @@ def test_a_vanished_device_ends_the_turn_with_a_message(fresh, question):
 def test_echo_cancelled_parley_never_answers_itself(fresh, question):
     # Full duplex with the echo canceller: the reply comes back into the
     # microphone at -6 dB after 40 ms, as from a laptop's own speaker.
-    session = Session(fresh, np.concatenate([silence(1), question, silence(1)]),
-                      echo_gain_db=-6.0).run()
+    session = Session(
+        fresh, np.concatenate([silence(1), question, silence(1)]), echo_gain_db=-6.0
+    ).run()
     assert session.loop.turns_started == 1
     assert len(session.finals()) == 1
 

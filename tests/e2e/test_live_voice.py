@@ -1,0 +1,187 @@
+"""Live voice over a real sound server: PulseAudio with a virtual microphone and
+speaker, reached through PortAudio exactly as on a desktop.
+
+Questions are spoken into the virtual microphone in real time; Parley listens
+and answers through its real audio streams; the virtual speaker is recorded
+and transcribed. Only the room is virtual: no fake of Parley's code.
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from desktop.engine.audio import STT_RATE, load_audio
+from desktop.engine.events import Failure, Transcript, TurnResult
+from desktop.engine.streams import DuplexStream, find_devices
+from desktop.engine.voice_loop import VoiceLoop
+from desktop.engine.wer import word_errors
+from desktop.errors import AudioError
+from tests import audio_server
+from tests.conftest import run_parley, to_16k, words
+
+
+class Live:
+    """A voice loop on the default (virtual) devices, with its events recorded."""
+
+    def __init__(self, assistant, **options):
+        assistant.reset()
+        self.events = []
+        self.lock = threading.Lock()
+        devices = find_devices()
+        self.loop = VoiceLoop(
+            assistant,
+            lambda on_block, on_failure: DuplexStream(devices, on_block, on_failure),
+            self._record,
+            earcons=False,
+            **options,
+        )
+
+    def _record(self, event):
+        with self.lock:
+            self.events.append(event)
+
+    def of(self, kind):
+        with self.lock:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def finals(self):
+        return [e.text for e in self.of(Transcript) if e.final]
+
+    def wait_for_answers(self, count: int, timeout: float = 30.0):
+        """Until ``count`` turns are done and Parley has been quiet for a moment."""
+        deadline = time.monotonic() + timeout
+        quiet_since = None
+        while time.monotonic() < deadline:
+            done = len(self.of(TurnResult)) >= count and not self.loop.speaking
+            quiet_since = (quiet_since or time.monotonic()) if done else None
+            if quiet_since and time.monotonic() - quiet_since > 0.6:
+                return self.of(TurnResult)
+            time.sleep(0.05)
+        raise AssertionError(f"no {count} answers in {timeout} s: {self.events[-8:]}")
+
+    def wait_for_state(self, name: str, timeout: float = 20.0):
+        from desktop.engine.events import State
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(e.name == name for e in self.of(State)):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"never {name}")
+
+
+@pytest.fixture
+def live(virtual_audio, assistant):
+    sessions = []
+
+    def start(**options):
+        session = Live(assistant, **options)
+        session.loop.start()
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        session.loop.stop()
+    assistant.reset()
+
+
+def speaker_text(assistant, wav_path):
+    samples, rate = audio_server.read_wav(wav_path)
+    if samples.ndim > 1:
+        samples = samples[:, audio_server.SPEAKER_CHANNEL]
+    audio = to_16k((samples * 32767).astype(np.int16), rate)
+    return assistant.stt.transcribe_raw(audio)
+
+
+def test_hands_free_turn_through_the_sound_server(live, virtual_audio, assistant, say, tmp_path):
+    session = live()
+    recording = virtual_audio.record_speaker(tmp_path / "speaker.wav")
+    virtual_audio.play_into_mic(say("What is the capital of France?", "capital"))
+    (result,) = session.wait_for_answers(1)
+    path = recording.stop()
+    assert {"capital", "france"} <= set(words(result.transcript))
+    assert result.reply and not result.cancelled
+    heard = speaker_text(assistant, path)
+    errors, size = word_errors(result.reply, heard)
+    assert errors <= size // 3, (result.reply, heard)
+
+
+def test_push_to_talk(live, virtual_audio, say):
+    session = live(hands_free=False)
+    session.loop.press()
+    virtual_audio.play_into_mic(say("How many legs does a spider have?", "spider"))
+    time.sleep(0.2)
+    session.loop.release()
+    (result,) = session.wait_for_answers(1)
+    assert {"many", "legs"} <= set(words(result.transcript))
+
+
+def test_barge_in_stops_parley_and_answers_the_new_question(live, virtual_audio, say, tmp_path):
+    session = live()
+    recording = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
+    with virtual_audio.echo_loopback(gain_db=-10, latency_ms=40):
+        virtual_audio.play_into_mic(say("Tell me a long story about a dragon.", "story"))
+        session.wait_for_state("speaking")
+        time.sleep(1.0)
+        virtual_audio.play_into_mic(say("How many legs does a spider have?", "spider"))
+        results = session.wait_for_answers(2)
+    path = recording.stop()
+    assert len(session.loop.barge_ins) == 1
+    assert results[0].cancelled and not results[1].cancelled
+    assert "legs" in words(session.finals()[1])
+    # On the recording: Parley's voice stops soon after the interruption starts.
+    room, rate = audio_server.read_wav(path)
+    mic, speaker = room[:, audio_server.MIC_CHANNEL], room[:, audio_server.SPEAKER_CHANNEL]
+    talking = np.flatnonzero(np.abs(speaker) > 0.02)
+    gaps = np.flatnonzero(np.diff(talking) > rate // 2)  # the silence the barge-in made
+    assert gaps.size, "Parley never stopped talking"
+    stopped_at = talking[gaps[0]]
+    interrupted_at = stopped_at - int(0.6 * rate)  # the interruption began shortly before
+    assert np.abs(mic[interrupted_at:stopped_at]).max() > 0.05
+
+
+def test_parley_never_answers_its_own_voice(live, virtual_audio, say):
+    session = live()
+    with virtual_audio.echo_loopback(gain_db=-10, latency_ms=40):
+        virtual_audio.play_into_mic(say("Tell me a fun fact about the ocean.", "ocean"))
+        session.wait_for_answers(1)
+        time.sleep(1.5)
+    assert session.loop.turns_started == 1
+    assert len(session.finals()) == 1
+
+
+def test_silence_and_noise_never_become_a_turn(live, virtual_audio, tmp_path):
+    session = live()
+    rng = np.random.default_rng(5)
+    noise = np.concatenate(
+        [np.zeros(STT_RATE // 2), rng.normal(0, 0.05, 3 * STT_RATE), np.zeros(STT_RATE)]
+    )
+    path = audio_server.write_wav(tmp_path / "noise.wav", noise.astype(np.float32), STT_RATE)
+    virtual_audio.play_into_mic(path)
+    time.sleep(1.5)
+    assert session.loop.turns_started == 0
+    assert not session.of(Failure)
+
+
+def test_no_microphone_is_a_clear_message(virtual_audio):
+    with audio_server.use_env(virtual_audio.no_microphone_env()):
+        with pytest.raises(AudioError, match="no microphone"):
+            find_devices()
+
+
+def test_hands_free_chat_without_a_microphone_falls_back_to_text(virtual_audio):
+    done = run_parley(
+        "chat", "--hands-free", env={**virtual_audio.no_microphone_env()}, input_text="Hello!\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no microphone" in done.stderr
+    assert done.stdout.count("parley> ") == 1
+
+
+def test_spoken_question_file_still_answers_while_the_server_runs(virtual_audio, assistant, say):
+    # The same engine answers a WAV file with the sound server up: no device grabbed.
+    result = assistant.run_turn(audio=load_audio(say("Why is the sky blue?", "sky")))
+    assert "sky" in words(result.transcript)
