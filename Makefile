@@ -24,7 +24,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libas
 .PHONY: run test test-slow lint bench system-run system-test clean
 
 run: system-run $(VENV)/.run-installed
-	$(BIN)/parley chat --voice
+	$(BIN)/parley chat --hands-free
 
 test: system-test $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m "not slow"

@@ -27,7 +27,7 @@ def _try_live_voice(args: argparse.Namespace, settings: Settings) -> int | None:
         print(f"parley: {exc.one_line()}", file=sys.stderr)
         return None
     print("parley: loading models…", file=sys.stderr)
-    assistant = load_assistant(settings, llm_path=args.model)
+    assistant = load_assistant(settings, llm_path=args.model, live_audio=True)
     return run_voice_chat(
         assistant,
         hands_free=args.hands_free,

@@ -18,13 +18,19 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def thread_split(settings: Settings) -> dict[str, int]:
-    """Threads per stage. Every stage gets every core: STT runs before the LLM, and
-    the turn holds the LLM while the first clause is synthesized. Measured with
-    bench/turn.py on 2 cores: a 1-thread voice racing the LLM made first audio
-    about 80 ms later."""
+def thread_split(settings: Settings, live_audio: bool = False) -> dict[str, int]:
+    """Threads per stage. Offline, every stage gets every core: STT runs before the
+    LLM, and the turn holds the LLM while the first clause is synthesized
+    (bench/turn.py, 2 cores: a 1-thread voice racing the LLM cost ~80 ms).
+
+    With live audio one core is left to the audio threads when the setting is
+    automatic: on 2 cores, LLM and voice on both starved the sound card
+    (underruns, and echo cancellation slipped until Parley heard itself), and
+    bench/voice_latency.py measured barge-in stops 358 -> 277 ms p50 and
+    first audio 475 -> 449 ms with one compute thread."""
     cores = settings.cpu_threads
-    return {"llm": cores, "stt": cores, "tts": cores}
+    compute = max(1, cores - 1) if live_audio and not settings.threads else cores
+    return {"llm": compute, "stt": cores, "tts": compute}
 
 
 def load_assistant(
@@ -33,11 +39,12 @@ def load_assistant(
     llm_path: str | None = None,
     need_stt: bool = True,
     need_tts: bool = True,
+    live_audio: bool = False,
     progress: Progress | None = None,
 ) -> Assistant:
     """Load the models a session needs; raises ModelError naming the one that failed."""
     say = progress or (lambda message: None)
-    threads = thread_split(settings)
+    threads = thread_split(settings, live_audio)
     llm_entry = registry.resolve("llm", settings, override=llm_path)
     say(f"loading {llm_entry.name}")
     started = time.perf_counter()

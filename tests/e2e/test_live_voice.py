@@ -185,3 +185,34 @@ def test_spoken_question_file_still_answers_while_the_server_runs(virtual_audio,
     # The same engine answers a WAV file with the sound server up: no device grabbed.
     result = assistant.run_turn(audio=load_audio(say("Why is the sky blue?", "sky")))
     assert "sky" in words(result.transcript)
+
+
+def test_hands_free_chat_command_hears_and_answers(virtual_audio, say):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    question = say("What is the capital of France?", "capital")
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "chat", "--hands-free"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+    )
+    try:
+        time.sleep(6)  # loading the models
+        virtual_audio.play_into_mic(question)
+        time.sleep(5)
+        out, err = chat.communicate("/quit\n", timeout=30)
+    finally:
+        chat.kill()
+    assert chat.returncode == 0, err
+    assert "Speak any time" in err
+    you = [line for line in out.splitlines() if line.startswith("you> ")]
+    assert len(you) == 1 and "capital" in words(you[0]), out
+    assert "parley> " in out

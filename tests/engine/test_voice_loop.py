@@ -172,3 +172,36 @@ def test_barge_in_stops_the_reply_and_answers_the_new_question(fresh, say):
     assert played[second_starts - STT_RATE // 2 : second_starts].any(), "not speaking yet"
     print(f"barge-in stop {stop_ms:.0f} ms")
     assert stop_ms < 400
+
+
+def test_a_vanished_device_is_reopened_when_hands_free(fresh):
+    opened = []
+
+    def factory(on_block, on_failure):
+        room = FileAudio(on_block, on_failure, silence(3), tail_s=0)
+        opened.append(room)
+        return room
+
+    events = []
+    loop = VoiceLoop(fresh, factory, events.append, echo_cancellation=False, earcons=False)
+    loop.start()
+    time.sleep(0.3)
+    opened[0].fail()
+    deadline = time.monotonic() + 5
+    while len(opened) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    loop.stop()
+    assert len(opened) == 2, "the device was not reopened"
+    assert any(isinstance(e, Notice) and "back" in e.message for e in events)
+
+
+def test_scraps_of_its_own_reply_are_not_taken_for_a_question(fresh):
+    loop = VoiceLoop(fresh, lambda *_: None, lambda e: None, echo_cancellation=False)
+    loop._spoken.append(
+        (time.perf_counter(), words("The tallest mountain in the world is Everest."))
+    )
+    assert loop._is_own_voice("The tallest mountain")
+    assert loop._is_own_voice("mountain in the world.")
+    assert not loop._is_own_voice("How many legs does a spider have?")
+    assert not loop._is_own_voice("Stop.")

@@ -1,0 +1,64 @@
+"""The live voice benchmark runs end to end over real audio streams and reports its figures.
+
+It starts its own virtual sound server (tests/audio_server.py), so no fixture is
+needed. Asserts the report's shape and sanity, never a time: CI machines are noisy.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bench.corpus import speak
+from tests.conftest import REPO
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "How many legs does a spider have?",
+    "Why is the sky blue?",
+]
+
+
+@pytest.mark.slow
+def test_voice_benchmark_measures_a_live_session(tmp_path):
+    for tool in ("espeak-ng", "pulseaudio", "pacat", "paplay"):
+        if not shutil.which(tool):
+            pytest.fail(f"{tool} not found: make test installs it")
+    for index, text in enumerate(QUESTIONS):
+        speak(text, tmp_path / f"q{index}.wav")
+    done = subprocess.run(
+        [sys.executable, "bench/voice_latency.py", "--corpus", str(tmp_path)]
+        + ["--barge-ins", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+
+    played = len(QUESTIONS) + 2  # a barge-in round asks for a story, then interrupts it
+    assert report["questions_played"] == played
+    assert report["barge_in_rounds"] == 1
+    assert report["turns"] == played - report["questions_missed"] + report["self_triggered_turns"]
+    assert report["self_triggered_turns"] >= 0
+    assert report["questions_missed"] < played
+    assert len(report["questions"]) == played
+    assert report["worst_match"] > 0.5, "a question was not found on the microphone channel"
+
+    figures = [report["voice_to_voice_ms"], report["barge_in_stop_ms"]]
+    figures += [report["stages"][s] for s in ("stt_ms", "llm_first_token_ms", "first_audio_ms")]
+    figures.append(report["stages"]["endpoint_ms"])
+    for figure in figures:
+        assert set(figure) == {"p50", "p95", "n"}
+        if figure["n"]:
+            assert figure["p50"] <= figure["p95"]
+    assert 1 <= report["voice_to_voice_ms"]["n"] <= len(QUESTIONS)
+    assert report["voice_to_voice_ms"]["p50"] > 0
+    assert report["stages"]["first_audio_ms"]["n"] >= 1
+    assert report["endpoint_ms"] == report["stages"]["endpoint_ms"]
+    for key in ("wer", "wer_raw"):
+        assert 0 <= report[key] <= 1
+    assert set(report["targets"]) >= {"voice_to_voice_p50_ms", "barge_in_stop_p95_ms"}
