@@ -147,13 +147,16 @@ class VoiceLoop:
             self._play_earcon("listen_start")
 
     def stop(self) -> None:
+        """Close the devices and wait for the workers, so the models are free again."""
         self._stopped.set()
         self.stop_speaking()
         if self._audio is not None:
             self._audio.stop()
             self._audio = None
         self._questions.put(None)
-        self._stt.shutdown(wait=False, cancel_futures=True)
+        if self._turn_thread.is_alive():
+            self._turn_thread.join(timeout=15)
+        self._stt.shutdown(wait=True, cancel_futures=True)
 
     def stop_speaking(self) -> None:
         """The Stop button: end the reply and silence the speaker now."""
