@@ -19,7 +19,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,8 +36,8 @@ from desktop.engine.endpoint import (
     UtteranceEnded,
 )
 from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
+from desktop.engine.own_voice import OwnVoice
 from desktop.engine.turn import Assistant
-from desktop.engine.wer import normalized_words
 from desktop.errors import AudioError, ParleyError
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,6 @@ log = logging.getLogger(__name__)
 PARTIAL_EVERY_S = 0.7
 LEVEL_EVERY_BLOCKS = 5  # 50 ms
 REOPEN_EVERY_S = 1.0
-OWN_VOICE_WINDOW_S = 12.0  # how far back Parley's own words can come back as echo
-OWN_VOICE_SHARE = 0.6  # of the heard words, to count as Parley hearing itself
 HALF_DUPLEX_TAIL_S = 0.3  # the room still rings after the speaker stops
 DIGITAL_SILENCE_S = 3.0
 
@@ -126,7 +123,7 @@ class VoiceLoop:
         self._silent_since: float | None = None
         self._warned_silence = False
         self._stopped = threading.Event()
-        self._spoken: deque[tuple[float, list[str]]] = deque(maxlen=64)  # (time, words) said
+        self._own_voice = OwnVoice()
         self.barge_ins: list[float] = []  # perf_counter times, for tests and benchmarks
         self.echoes_ignored: list[str] = []  # what the loop heard of its own voice
         self.turns_started = 0
@@ -357,26 +354,12 @@ class VoiceLoop:
                 return
         if not any(ch.isalnum() for ch in text):
             return
-        if self._is_own_voice(text):
+        if self._own_voice.heard_again(text):
             log.info("ignored an echo of Parley's own words: %r", text)
             self.echoes_ignored.append(text)
             return
         stt_ms = round((time.perf_counter() - ended_at) * 1000.0, 1)
         self._answer(text, ended_at, stt_ms)
-
-    def _is_own_voice(self, text: str) -> bool:
-        """True when what was heard is mostly words Parley itself said moments ago.
-
-        The last line of defence against answering itself: echo cancellation
-        can slip when the CPU is starved and the speaker underruns, and then a
-        scrap of Parley's own reply comes back through the microphone.
-        """
-        heard = normalized_words(text)
-        recent = time.perf_counter() - OWN_VOICE_WINDOW_S
-        said = {word for at, words in self._spoken if at >= recent for word in words}
-        if not heard or not said:
-            return False
-        return sum(word in said for word in heard) >= OWN_VOICE_SHARE * len(heard)
 
     def _answer(self, text: str, started_at: float, stt_ms: float | None) -> None:
         self._busy = True
@@ -391,7 +374,7 @@ class VoiceLoop:
                 if not self._speaking:
                     self._speaking = True
                     self._state("speaking")
-                self._spoken.append((time.perf_counter(), normalized_words(event.text)))
+                self._own_voice.said(event.text)
                 self._audio.play(event.audio, event.sample_rate)
             if not isinstance(event, Transcript | State):
                 self._emit(event)

