@@ -6,27 +6,31 @@ import pytest
 from desktop.engine.audio import load_audio
 from desktop.engine.stt import Transcriber
 from desktop.engine.tts import Synthesizer
-from desktop.engine.wer import word_errors
+from desktop.engine.wer import word_error_rate, word_errors
 from desktop.errors import AudioError, ModelError
 from tests.conftest import to_16k, words
 
+SENTENCES = [
+    "The garden looks lovely in the morning.",
+    "Please remind me to call my sister at six.",
+    "How far away is the moon from the earth?",
+    "Turn off the lights in the kitchen.",
+]
 
-@pytest.mark.parametrize(
-    "sentence",
-    [
-        "The weather is lovely today.",
-        "Please remind me to call my sister at six.",
-        "How far away is the moon from the earth?",
-    ],
-)
-def test_speech_synthesized_then_transcribed_gives_the_words_back(assistant, sentence):
-    audio = assistant.tts.synthesize(sentence)
-    assert audio.dtype == np.int16 and audio.size > assistant.tts.sample_rate // 2
-    heard = assistant.stt.transcribe(to_16k(audio, assistant.tts.sample_rate))
-    # Piper adds random noise to every rendering, and tiny.en writes "weather's"
-    # for "weather is": allow whisper two slips per sentence (of 5 to 9 words).
-    errors, _ = word_errors(sentence, heard)
-    assert errors <= 2, heard
+
+def test_speech_synthesized_then_transcribed_gives_the_words_back(assistant):
+    # Piper adds random noise to every rendering and tiny.en slips now and then
+    # ("weather's", "Half our way"): judge the word error rate over all the
+    # sentences, and no sentence may lose half of its words.
+    pairs = []
+    for sentence in SENTENCES:
+        audio = assistant.tts.synthesize(sentence)
+        assert audio.dtype == np.int16 and audio.size > assistant.tts.sample_rate // 2
+        heard = assistant.stt.transcribe(to_16k(audio, assistant.tts.sample_rate))
+        errors, size = word_errors(sentence, heard)
+        assert errors < size / 2, heard
+        pairs.append((sentence, heard))
+    assert word_error_rate(pairs) <= 0.15, pairs
 
 
 def test_espeak_question_is_transcribed(assistant, say):
