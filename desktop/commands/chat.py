@@ -30,7 +30,7 @@ def _try_live_voice(args: argparse.Namespace, settings: Settings) -> int | None:
     assistant = load_assistant(settings, llm_path=args.model, live_audio=True)
     return run_voice_chat(
         assistant,
-        hands_free=args.hands_free,
+        hands_free=args.hands_free or settings.hands_free,
         input_device=settings.input_device,
         output_device=settings.output_device,
         echo_cancellation=settings.echo_cancellation,
@@ -42,7 +42,7 @@ HELP = "Type a message and press Enter. /new starts over, /quit (or Ctrl-D) leav
 
 def run_chat(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if args.voice or args.hands_free:
+    if args.voice or args.hands_free or settings.hands_free:
         live = _try_live_voice(args, settings)
         if live is not None:
             return live

@@ -13,10 +13,8 @@ import threading
 from desktop.engine.events import (
     Event,
     Failure,
-    Level,
     Notice,
     State,
-    Timing,
     Token,
     Transcript,
     TurnResult,
@@ -86,8 +84,6 @@ class TerminalView:
         elif isinstance(event, Notice | Failure):
             hint = f" ({event.hint})" if isinstance(event, Failure) and event.hint else ""
             print(f"\nparley: {event.message}{hint}", file=self.status, flush=True)
-        elif isinstance(event, Level | Timing):
-            pass
 
 
 def run_voice_chat(
