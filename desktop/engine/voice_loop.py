@@ -46,6 +46,7 @@ PARTIAL_EVERY_S = 0.7
 LEVEL_EVERY_BLOCKS = 5  # 50 ms
 REOPEN_EVERY_S = 1.0
 HALF_DUPLEX_TAIL_S = 0.3  # the room still rings after the speaker stops
+ECHO_TAIL_S = 0.5  # speech starting later than this after Parley fell silent is not its echo
 DIGITAL_SILENCE_S = 3.0
 
 
@@ -71,6 +72,7 @@ class _Question:
     """Work for the turn worker: spoken audio (maybe already transcribed), or typed text."""
 
     ended_at: float
+    began_at: float = 0.0  # when the user started speaking (perf_counter)
     audio: np.ndarray | None = None
     early: Future[str] | None = None
     text: str | None = None
@@ -115,10 +117,12 @@ class VoiceLoop:
         self._busy = False  # a turn is running
         self._speaking = False  # Parley's voice is (or is about to be) on the speaker
         self._speaker_quiet_at = 0.0
+        self._speech_began_at = 0.0
         self._speculative: Future[str] | None = None
         self._partial_due = 0.0
         self._partial_job: Future[str] | None = None
         self._ptt_frames: list[np.ndarray] | None = None
+        self._restart_endpointer = False
         self._blocks = 0
         self._silent_since: float | None = None
         self._warned_silence = False
@@ -162,6 +166,17 @@ class VoiceLoop:
             self._audio.clear()
         self._speaking = False
 
+    def set_hands_free(self, on: bool) -> None:
+        """Switch between hands-free and push-to-talk while the loop runs."""
+        if on == self.hands_free:
+            return
+        self.hands_free = on
+        self._restart_endpointer = True  # done on the audio thread, which owns it
+        self._ptt_frames = None
+        if not self.speaking:
+            self._state("listening" if on else "idle")
+        self._play_earcon("listen_start" if on else "listen_end")
+
     def press(self) -> None:
         """Push-to-talk pressed: start collecting the utterance (and stop Parley talking)."""
         if self._audio is None:
@@ -169,6 +184,7 @@ class VoiceLoop:
         if self._busy or self._speaking:
             self._barge_in()
         self._ptt_frames = []
+        self._speech_began_at = time.perf_counter()
         self._play_earcon("listen_start")
         self._state("listening")
 
@@ -179,7 +195,9 @@ class VoiceLoop:
         if not frames:
             self._state("idle")
             return
-        self._questions.put(_Question(time.perf_counter(), audio=np.concatenate(frames)))
+        self._questions.put(
+            _Question(time.perf_counter(), self._speech_began_at, audio=np.concatenate(frames))
+        )
 
     def ask(self, text: str) -> None:
         """A typed question while the loop runs."""
@@ -248,6 +266,9 @@ class VoiceLoop:
             return
         if not self.hands_free:
             return
+        if self._restart_endpointer:
+            self._restart_endpointer = False
+            self.endpointer.reset()
         self.endpointer.strict = self._speaking or self._busy
         for event in self.endpointer.push(mic, keep=heard):
             self._on_endpoint(event, now)
@@ -257,6 +278,7 @@ class VoiceLoop:
 
     def _on_endpoint(self, event: object, now: float) -> None:
         if isinstance(event, SpeechStarted):
+            self._speech_began_at = now
             if self._busy or self._speaking:
                 self._barge_in()
             self._partial_due = now + PARTIAL_EVERY_S
@@ -264,7 +286,11 @@ class VoiceLoop:
         elif isinstance(event, SilenceStarted):
             self._speculative = self._stt.submit(self._early_transcript, event.audio)
         elif isinstance(event, UtteranceEnded):
-            self._questions.put(_Question(now, audio=event.audio, early=self._speculative))
+            self._questions.put(
+                _Question(
+                    now, self._speech_began_at, audio=event.audio, early=self._speculative
+                )
+            )
             self._speculative = None
         elif isinstance(event, UtteranceDropped):
             self._speculative = None
@@ -299,7 +325,7 @@ class VoiceLoop:
 
     def _caption(self, audio: np.ndarray) -> str:
         text = self.assistant.stt.transcribe_raw(audio)
-        if text:
+        if text and self.endpointer.in_speech:  # a caption late for its utterance is stale
             self._emit(Transcript(text, final=False))
         return text
 
@@ -326,7 +352,7 @@ class VoiceLoop:
                 if question.text is not None:
                     self._answer(question.text, question.ended_at, None)
                 else:
-                    self._answer_audio(question.audio, question.ended_at, question.early)
+                    self._answer_audio(question)
             except ParleyError as exc:
                 self._emit(Failure(exc.message, exc.hint))
             except Exception as exc:  # a bug must not end the conversation
@@ -337,7 +363,13 @@ class VoiceLoop:
                 if not self._speaking:
                     self._state("listening" if self.hands_free else "idle")
 
-    def _answer_audio(self, audio: np.ndarray, ended_at: float, early: Future[str] | None) -> None:
+    def _could_be_echo(self, question: _Question) -> bool:
+        """Only speech that began while Parley talked (or as the room still rang) can
+        be its own voice: a user who repeats the reply's words later is asking."""
+        return question.began_at - self._speaker_quiet_at < ECHO_TAIL_S
+
+    def _answer_audio(self, question: _Question) -> None:
+        audio, ended_at, early = question.audio, question.ended_at, question.early
         self._busy = True
         self._state("transcribing")
         text = ""
@@ -354,7 +386,7 @@ class VoiceLoop:
                 return
         if not any(ch.isalnum() for ch in text):
             return
-        if self._own_voice.heard_again(text):
+        if self._could_be_echo(question) and self._own_voice.heard_again(text):
             log.info("ignored an echo of Parley's own words: %r", text)
             self.echoes_ignored.append(text)
             return
@@ -376,7 +408,9 @@ class VoiceLoop:
                     self._state("speaking")
                 self._own_voice.said(event.text)
                 self._audio.play(event.audio, event.sample_rate)
-            if not isinstance(event, Transcript | State):
+            if isinstance(event, State) and event.name == "thinking" and not self._speaking:
+                self._emit(event)  # the loop owns the other states (speech outlives the turn)
+            elif not isinstance(event, Transcript | State):
                 self._emit(event)
 
         self.assistant.run_turn(

@@ -199,3 +199,14 @@ def test_a_vanished_device_is_reopened_when_hands_free(fresh):
     loop.stop()
     assert len(opened) == 2, "the device was not reopened"
     assert any(isinstance(e, Notice) and "back" in e.message for e in events)
+
+
+def test_asking_again_after_the_reply_is_a_question_not_an_echo(fresh, question):
+    # The reply repeats the question's words ("The capital of France is Paris"), so
+    # the own-voice filter alone would take the second question for Parley's echo.
+    session = Session(
+        fresh, np.concatenate([silence(1), question, silence(9), question, silence(1)])
+    ).run(turns=2)
+    assert len(session.of(TurnResult)) == 2, session.loop.echoes_ignored
+    assert all("france" in words(text) for text in session.finals())
+    assert session.loop.echoes_ignored == []
