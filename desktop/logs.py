@@ -9,7 +9,9 @@ import sys
 from desktop import paths
 
 
-def setup_logging(debug: bool = False) -> None:
+def setup_logging(debug: bool = False, filename: str = "parley.log") -> None:
+    """Log to a rotating file; the engine process writes its own file (two processes
+    rotating one file would lose lines)."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     for handler in list(root.handlers):
@@ -17,7 +19,7 @@ def setup_logging(debug: bool = False) -> None:
     try:
         paths.log_dir().mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            paths.log_file(), maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            paths.log_dir() / filename, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:
         handler = logging.NullHandler()  # an unwritable log folder must not stop the app

@@ -44,6 +44,19 @@ class Devices:
     output_name: str
 
 
+def list_devices() -> tuple[list[str], list[str]]:
+    """The names of the input and output devices, for the settings dialog."""
+    try:
+        sd = _sounddevice()
+        devices = sd.query_devices()
+    except (AudioError, Exception):  # noqa: BLE001 - no PortAudio, or no host API at all
+        log.info("cannot list audio devices", exc_info=True)
+        return [], []
+    inputs = [d["name"] for d in devices if d["max_input_channels"] > 0]
+    outputs = [d["name"] for d in devices if d["max_output_channels"] > 0]
+    return inputs, outputs
+
+
 def find_devices(input_name: str = "", output_name: str = "") -> Devices:
     """Pick devices by (part of) their name, or the system defaults.
 

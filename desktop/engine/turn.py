@@ -116,6 +116,18 @@ class Assistant:
             [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         )
 
+    def restore(self, history: list[Message]) -> None:
+        """Carry on an earlier conversation (after the engine process restarted)."""
+        self.reset()
+        self.messages += [m for m in history if m["role"] != "system"]
+
+    def set_system_prompt(self, prompt: str) -> None:
+        """A new system prompt for the conversation going on (settings applied live)."""
+        self.system_prompt = prompt
+        rest = [m for m in self.messages if m["role"] != "system"]
+        self.reset()
+        self.messages += rest
+
     def run_turn(
         self,
         *,

@@ -1,0 +1,1 @@
+"""Runs the engine in a supervised child process; the window only sees events."""
