@@ -1,4 +1,4 @@
-"""The ``parley`` command: gui, ask, chat, self-test, models.
+"""The ``parley`` command: gui (the default), ask, chat, self-test, models.
 
 Every failure a user can cause ends as one line on stderr starting
 ``parley: error:`` and exit code 2; the traceback goes to the log file (and to
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    commands.add_parser("gui", help="open the Parley window (the default)")
 
     ask = commands.add_parser("ask", help="answer one question, typed or spoken")
     source = ask.add_mutually_exclusive_group(required=True)
@@ -55,8 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop.logs import setup_logging
 
     setup_logging(debug=args.debug)
-    command = args.command or "chat"
+    command = args.command or "gui"
     try:
+        if command == "gui":
+            from desktop.ui.app import run_gui
+
+            return run_gui(debug=args.debug)
         if command == "ask":
             from desktop.commands.ask import run_ask
 

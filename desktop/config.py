@@ -47,6 +47,8 @@ class Settings:
     output_device: str = ""
     echo_cancellation: bool = True  # off: half duplex, the mic is gated while Parley speaks
     hands_free: bool = False
+    caption_mode: bool = False  # large high-contrast captions instead of the chat view
+    caption_size: int = 28  # points
 
     def __post_init__(self) -> None:
         if self.threads < 0:
@@ -59,6 +61,8 @@ class Settings:
             raise ConfigError(
                 f"max_tokens must be at least 1 and below context_size, not {self.max_tokens}"
             )
+        if not 14 <= self.caption_size <= 72:
+            raise ConfigError(f"caption_size must be between 14 and 72, not {self.caption_size}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"temperature must be between 0 and 2, not {self.temperature}")
 

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Qt tests run offscreen: no display needed (tools/screenshot.py uses a real Xvfb).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 pytest_plugins = ["tests.audio_fixtures"]  # the virtual_audio fixture: a real sound server
 

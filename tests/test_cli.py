@@ -186,3 +186,21 @@ def test_chat_voice_without_an_output_device_stays_in_text():
     assert "no audio output device" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout.count("parley> ") == 1
+
+
+def test_gui_without_a_display_says_so_in_one_line():
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "QT_QPA_PLATFORM": ""}
+    done = run_parley("gui", env=env, timeout=60)
+    assert_one_line_error(done, "no graphical display")
+    assert "parley chat" in done.stderr
+
+
+def test_the_window_starts_and_gets_ready_as_a_user_launches_it():
+    # The real command in its own process, offscreen; the startup probe prints
+    # its milestones and closes the window once the engine is ready.
+    done = run_parley(
+        "gui", env={"QT_QPA_PLATFORM": "offscreen", "PARLEY_STARTUP_PROBE": "1"}, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    marks = [json.loads(line)["milestone"] for line in done.stdout.splitlines()]
+    assert marks == ["window_shown", "ready"]

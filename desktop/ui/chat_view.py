@@ -1,0 +1,190 @@
+"""The conversation: one bubble per message, the reply growing as it streams.
+
+Reasoning (a thinking model's <think> part) is folded under a toggle, and a
+quiet line under each reply says how long the stages took.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+
+
+def _text_label(text: str = "", name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(SELECTABLE)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def timing_line(timings: dict[str, float | None]) -> str:
+    """'heard in 96 ms · first word 177 ms · first sound 369 ms · 48 tokens/s'."""
+    parts = []
+    for key, words in (
+        ("stt_ms", "heard in"),
+        ("llm_first_token_ms", "first word"),
+        ("first_audio_ms", "first sound"),
+    ):
+        value = timings.get(key)
+        if value is not None:
+            parts.append(f"{words} {value:.0f} ms")
+    rate = timings.get("tokens_per_s")
+    if rate:
+        parts.append(f"{rate:.0f} tokens/s")
+    return " · ".join(parts)
+
+
+class Bubble(QFrame):
+    """One message. A reply also has a folded reasoning part and a timing line."""
+
+    def __init__(self, who: str, text: str = "") -> None:
+        super().__init__()
+        self.who = who
+        self.setObjectName("user_bubble" if who == "user" else "reply_bubble")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(2)
+        header = QLabel("You" if who == "user" else "Parley")
+        header.setObjectName("bubble_header")
+        font = header.font()
+        font.setBold(True)
+        header.setFont(font)
+        layout.addWidget(header)
+        self.reasoning_toggle = QToolButton()
+        self.reasoning_toggle.setText("Show reasoning")
+        self.reasoning_toggle.setCheckable(True)
+        self.reasoning_toggle.setAccessibleName("Show the model's reasoning")
+        self.reasoning_toggle.toggled.connect(self._fold)
+        self.reasoning_toggle.hide()
+        self.reasoning = _text_label(name="reasoning")
+        self.reasoning.setAccessibleName("Reasoning")
+        self.reasoning.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.reasoning.hide()
+        layout.addWidget(self.reasoning_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.reasoning)
+        self.body = _text_label(text, name="body")
+        self.body.setAccessibleName("Your message" if who == "user" else "Parley's reply")
+        layout.addWidget(self.body)
+        self.footer = QLabel()
+        self.footer.setObjectName("timings")
+        self.footer.setStyleSheet("color: palette(mid); font-size: small;")
+        self.footer.hide()
+        layout.addWidget(self.footer)
+        self._text = text
+        self._thought = ""
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def add(self, piece: str, reasoning: bool = False) -> None:
+        if reasoning:
+            self._thought += piece
+            self.reasoning.setText(self._thought.strip())
+            self.reasoning_toggle.show()
+        else:
+            self._text += piece
+            self.body.setText(self._text.lstrip())
+
+    def finish(self, timings: dict[str, float | None], note: str = "") -> None:
+        line = " · ".join(part for part in (note, timing_line(timings)) if part)
+        self.footer.setText(line)
+        self.footer.setVisible(bool(line))
+
+    def _fold(self, shown: bool) -> None:
+        self.reasoning.setVisible(shown)
+        self.reasoning_toggle.setText("Hide reasoning" if shown else "Show reasoning")
+
+
+class ChatView(QScrollArea):
+    """The whole conversation, scrolled to the newest message as it grows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("chat")
+        self.setAccessibleName("Conversation")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setStyleSheet(
+            "#user_bubble { background: palette(alternate-base); border: 1px solid palette(mid);"
+            " border-radius: 8px; margin-left: 60px; }"
+            "#reply_bubble { background: palette(base); border: 1px solid palette(mid);"
+            " border-radius: 8px; margin-right: 60px; }"
+        )
+        inner = QWidget()
+        self._layout = QVBoxLayout(inner)
+        self._layout.setSpacing(8)
+        self._layout.addStretch(1)
+        self.placeholder = QLabel(
+            "Ask anything. Hold Space or the microphone button to talk, or type below.\n"
+            "Everything stays on this computer."
+        )
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: palette(mid); font-size: 14pt;")
+        self._layout.addWidget(self.placeholder)
+        self._below = QWidget()  # centres the placeholder; gone once messages fill in
+        self._below.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self._layout.addWidget(self._below)
+        self.setWidget(inner)
+        self.bubbles: list[Bubble] = []
+        self.reply: Bubble | None = None  # the reply being written
+        self.verticalScrollBar().rangeChanged.connect(self._follow)
+        self._at_bottom = True
+        self.verticalScrollBar().valueChanged.connect(self._note_position)
+
+    def add_user(self, text: str) -> Bubble:
+        self.reply = None
+        return self._append(Bubble("user", text))
+
+    def add_token(self, piece: str, reasoning: bool = False) -> None:
+        if self.reply is None:
+            self.reply = self._append(Bubble("parley"))
+        self.reply.add(piece, reasoning)
+
+    def finish_reply(self, timings: dict[str, float | None], note: str = "") -> None:
+        if self.reply is None and note:
+            self.reply = self._append(Bubble("parley"))
+        if self.reply is not None:
+            self.reply.finish(timings, note)
+        self.reply = None
+
+    def clear(self) -> None:
+        for bubble in self.bubbles:
+            bubble.deleteLater()
+        self.bubbles.clear()
+        self.reply = None
+        self.placeholder.show()
+        self._below.show()
+
+    def _append(self, bubble: Bubble) -> Bubble:
+        self.placeholder.hide()
+        self._below.hide()
+        self._layout.insertWidget(self._layout.count() - 1, bubble)
+        self.bubbles.append(bubble)
+        self._at_bottom = True
+        return bubble
+
+    def _note_position(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._at_bottom = value >= bar.maximum() - 4
+
+    def _follow(self, _minimum: int, maximum: int) -> None:
+        """Keep the newest words in view, unless the user scrolled up to read."""
+        if self._at_bottom:
+            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(maximum))

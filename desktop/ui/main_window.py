@@ -1,0 +1,425 @@
+"""The main window: conversation, voice bar, text box, banner, menus.
+
+All model work happens in the engine process; this window only sends
+commands and shows events, so it never freezes, and an engine that dies is
+restarted with the conversation kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import __version__, paths
+from desktop.config import Settings, save_settings
+from desktop.engine.events import (
+    Failure,
+    Level,
+    Notice,
+    State,
+    Token,
+    Transcript,
+    TurnResult,
+)
+from desktop.errors import ConfigError, ModelError
+from desktop.host.messages import (
+    Ask,
+    EngineGaveUp,
+    EngineRestarted,
+    LoadFailed,
+    Loading,
+    NewConversation,
+    Press,
+    Ready,
+    Release,
+    SetHandsFree,
+    StopReply,
+    Tune,
+)
+from desktop.ui.banner import Banner
+from desktop.ui.bridge import EngineBridge
+from desktop.ui.captions import CaptionView
+from desktop.ui.chat_view import ChatView
+from desktop.ui.first_run import FirstRunPage
+from desktop.ui.icons import app_icon
+from desktop.ui.tray import Tray
+from desktop.ui.voice_bar import VoiceBar
+
+log = logging.getLogger(__name__)
+
+TEXT_INPUTS = (QLineEdit, QPlainTextEdit, QTextEdit, QAbstractSpinBox, QComboBox)
+NOTICE_MS = 10_000
+
+
+class MainWindow(QMainWindow):
+    """Parley's window. ``shown`` fires once it is first painted, ``ready`` when the
+    engine can listen, ``turn_finished`` after each reply (tests and benchmarks wait
+    on them)."""
+
+    ready = Signal()
+    turn_finished = Signal(object)
+    shown = Signal()
+
+    def __init__(self, settings: Settings, debug: bool = False) -> None:
+        super().__init__()
+        self.settings = settings
+        self.bridge = EngineBridge(settings, debug=debug)
+        self.bridge.event.connect(self.on_engine_event)
+        self.engine_ready = False
+        self.voice_available = False
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self._typed: deque[str] = deque()  # typed questions already shown, awaiting echo
+        self._shown_once = False
+        self.setWindowTitle("Parley")
+        self.setWindowIcon(app_icon())
+        self.resize(760, 680)
+        self._build()
+        self._build_menus()
+        self.tray = Tray(self) if Tray.available() else None
+        if self.tray is not None:
+            self.tray.talk_toggled.connect(self._tray_talk)
+            self.tray.show_window.connect(self._raise)
+            self.tray.quit.connect(self.close)
+            self.tray.show()
+        QApplication.instance().installEventFilter(self)
+        QApplication.styleHints().colorSchemeChanged.connect(lambda _: self.captions.apply_theme())
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.banner = Banner()
+        self.banner.details.connect(self.open_log_folder)
+        self.chat = ChatView()
+        self.captions = CaptionView(self.settings.caption_size)
+        self.first_run = FirstRunPage()
+        self.first_run.add_model.connect(self.choose_model_file)
+        self.first_run.check_again.connect(self.start_engine)
+        self.pages = QStackedWidget()
+        for page in (self.chat, self.captions, self.first_run):
+            self.pages.addWidget(page)
+        self.voice_bar = VoiceBar()
+        self.voice_bar.hands_free.setChecked(self.settings.hands_free)
+        self.voice_bar.talk_started.connect(lambda: self.bridge.send(Press()))
+        self.voice_bar.talk_ended.connect(lambda: self.bridge.send(Release()))
+        self.voice_bar.stop.connect(self.stop_reply)
+        self.voice_bar.hands_free_changed.connect(self.set_hands_free)
+        self.input = QLineEdit()
+        self.input.setObjectName("question")
+        self.input.setPlaceholderText("Type a question and press Enter (Space on an empty box: talk)")
+        self.input.setAccessibleName("Question")
+        self.input.returnPressed.connect(self.send_typed)
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("send")
+        self.send_button.clicked.connect(self.send_typed)
+        row = QHBoxLayout()
+        row.addWidget(self.input, 1)
+        row.addWidget(self.send_button)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.voice_bar)
+        layout.addLayout(row)
+        self.setCentralWidget(central)
+        self.status_text = QLabel()
+        self.status_text.setObjectName("status")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setAccessibleName("Loading")
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.busy)
+        self.busy.hide()
+        # Tab order: the question, Send, then the voice controls.
+        QWidget.setTabOrder(self.input, self.send_button)
+        QWidget.setTabOrder(self.send_button, self.voice_bar.mic)
+        QWidget.setTabOrder(self.voice_bar.mic, self.voice_bar.hands_free)
+        QWidget.setTabOrder(self.voice_bar.hands_free, self.voice_bar.stop_button)
+        self.input.setFocus()
+        if self.settings.caption_mode:
+            self.pages.setCurrentWidget(self.captions)
+
+    def _build_menus(self) -> None:
+        def action(menu, text, slot, shortcut=None, checkable=False):  # noqa: ANN001, ANN202
+            item = QAction(text, self, checkable=checkable)
+            if shortcut is not None:
+                item.setShortcut(QKeySequence(shortcut))
+            item.triggered.connect(slot)
+            menu.addAction(item)
+            return item
+
+        conversation = self.menuBar().addMenu("&Conversation")
+        action(conversation, "&New conversation", self.new_conversation, QKeySequence.StandardKey.New)
+        action(conversation, "&Stop reply", self.stop_reply, Qt.Key.Key_Escape)
+        action(conversation, "&Type a question", self.input.setFocus, "Ctrl+L")
+        conversation.addSeparator()
+        settings = action(conversation, "S&ettings…", self.open_settings)
+        settings.setShortcuts(
+            [QKeySequence("Ctrl+,"), *QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)]
+        )
+        conversation.addSeparator()
+        action(conversation, "&Quit", self.close, "Ctrl+Q")
+        view = self.menuBar().addMenu("&View")
+        self.caption_action = action(
+            view, "&Caption mode", self.set_caption_mode, "Ctrl+Shift+C", checkable=True
+        )
+        self.caption_action.setChecked(self.settings.caption_mode)
+        larger = action(view, "&Larger text", lambda: self.change_text_size(+4))
+        larger.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
+        action(view, "&Smaller text", lambda: self.change_text_size(-4), "Ctrl+-")
+        help_menu = self.menuBar().addMenu("&Help")
+        action(help_menu, "Open &log folder", self.open_log_folder)
+        action(help_menu, "&About Parley", self.about)
+
+    # -- engine ---------------------------------------------------------------------------
+
+    def start_engine(self) -> None:
+        """Start (or, from the first-run page, restart) the engine, or explain what is missing."""
+        from desktop.engine import registry
+
+        try:
+            registry.resolve("llm", self.settings)
+        except ModelError as exc:
+            self.first_run.set_reason(exc.message, exc.hint)
+            self.pages.setCurrentWidget(self.first_run)
+            self.voice_bar.set_state("offline")
+            return
+        self._show_page()
+        self.engine_ready = False
+        self.voice_bar.set_state("starting")
+        self.busy.show()
+        self.status_text.setText("Starting the engine…")
+        if self.bridge.host.running or self.bridge.host.pid is not None:
+            self.bridge.restart(self.settings)
+        else:
+            self.bridge.start()
+
+    def on_engine_event(self, event: object) -> None:
+        """Every engine event arrives here, on the GUI thread."""
+        if isinstance(event, Level):
+            self.voice_bar.set_level(event.dbfs)
+        elif isinstance(event, Token):
+            self.chat.add_token(event.text, event.reasoning)
+            if not event.reasoning:
+                self.captions.parley_writes(event.text)
+        elif isinstance(event, Transcript):
+            self._on_transcript(event)
+        elif isinstance(event, State):
+            self.voice_bar.set_state(event.name)
+        elif isinstance(event, TurnResult):
+            self.chat.finish_reply(event.timings, "stopped" if event.cancelled else "")
+            self.captions.reply_done()
+            self.turn_finished.emit(event)
+        elif isinstance(event, Loading):
+            self.status_text.setText(event.message[:1].upper() + event.message[1:] + "…")
+        elif isinstance(event, Ready):
+            self._on_ready(event)
+        elif isinstance(event, Notice):
+            self.statusBar().showMessage(event.message[:1].upper() + event.message[1:], NOTICE_MS)
+        elif isinstance(event, Failure):
+            self._interrupt_reply("failed")
+            self.banner.show_error(event.message, event.hint)
+        elif isinstance(event, LoadFailed):
+            self.busy.hide()
+            self.status_text.setText("The engine could not start")
+            self.banner.show_error(event.message, event.hint)
+            self.first_run.set_reason(event.message, event.hint)
+            self.pages.setCurrentWidget(self.first_run)
+            self.voice_bar.set_state("offline")
+        elif isinstance(event, EngineRestarted):
+            self._interrupt_reply("interrupted")
+            self.engine_ready = False
+            self.voice_bar.set_state("starting")
+            self.banner.show_error(
+                f"Restarted the engine: {event.reason}",
+                "The conversation is kept. Details are in the log.",
+            )
+        elif isinstance(event, EngineGaveUp):
+            self._interrupt_reply("interrupted")
+            self.voice_bar.set_state("offline")
+            self.banner.show_error(
+                f"The engine keeps stopping ({event.reason})",
+                "Try another model in Settings; details are in the log",
+            )
+
+    def _on_ready(self, event: Ready) -> None:
+        self.engine_ready = True
+        self.voice_available = event.voice
+        self.inputs, self.outputs = event.inputs, event.outputs
+        self.busy.hide()
+        llm = (event.models.get("llm") or "").rsplit("/", 1)[-1]
+        self.status_text.setText(f"{llm}{'' if event.voice else ' · text only'}")
+        self.voice_bar.set_voice_available(event.voice, "No microphone: type your questions")
+        if not event.voice:
+            self.voice_bar.set_state("idle")
+        self.ready.emit()
+
+    def _on_transcript(self, event: Transcript) -> None:
+        if not event.final:
+            self.voice_bar.set_caption(event.text)
+            self.captions.heard(event.text)
+            return
+        self.voice_bar.set_caption("")
+        if self._typed and self._typed[0] == event.text:
+            self._typed.popleft()  # a typed question, already on screen
+            return
+        self.chat.add_user(event.text)
+        self.captions.user_said(event.text)
+
+    def _interrupt_reply(self, note: str) -> None:
+        if self.chat.reply is not None:
+            self.chat.finish_reply({}, note)
+            self.captions.reply_done()
+
+    # -- user actions ---------------------------------------------------------------------
+
+    def send_typed(self) -> None:
+        text = self.input.text().strip()
+        if not text:
+            return
+        self.input.clear()
+        self.chat.add_user(text)
+        self.captions.user_said(text)
+        self._typed.append(text)
+        self.bridge.send(Ask(text))
+
+    def stop_reply(self) -> None:
+        self.bridge.send(StopReply())
+
+    def new_conversation(self) -> None:
+        self.bridge.send(NewConversation())
+        self.chat.clear()
+        self.captions.lines.clear()
+        self.captions.heard("")
+
+    def set_hands_free(self, on: bool) -> None:
+        self.bridge.send(SetHandsFree(on))
+        self._save(self.settings.replace(hands_free=on))
+
+    def set_caption_mode(self, on: bool) -> None:
+        self._save(self.settings.replace(caption_mode=on))
+        self._show_page()
+
+    def change_text_size(self, step: int) -> None:
+        size = self.captions.set_size(self.captions.size + step)
+        self._save(self.settings.replace(caption_size=size))
+
+    def open_settings(self) -> None:
+        from desktop.engine import registry
+        from desktop.ui.settings_dialog import SettingsDialog, needs_engine_restart
+
+        dialog = SettingsDialog(self.settings, registry.all_models(), self.inputs, self.outputs, self)
+        if not dialog.exec():
+            return
+        old, new = self.settings, dialog.result_settings()
+        if not self._save(new):
+            return
+        self.voice_bar.hands_free.blockSignals(True)
+        self.voice_bar.hands_free.setChecked(new.hands_free)
+        self.voice_bar.hands_free.blockSignals(False)
+        if needs_engine_restart(old, new):
+            self.status_text.setText("Restarting the engine with the new settings…")
+            self.start_engine()
+        else:
+            self.bridge.send(Tune(new.temperature, new.max_tokens, new.system_prompt))
+            if new.hands_free != old.hands_free:
+                self.bridge.send(SetHandsFree(new.hands_free))
+            self.statusBar().showMessage("Settings applied", NOTICE_MS)
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a chat model", str(paths.models_dir()), "GGUF models (*.gguf)"
+        )
+        if path and self._save(self.settings.replace(llm_model=path)):
+            self.banner.hide()
+            self.start_engine()
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir())))
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Parley",
+            f"<b>Parley {__version__}</b><p>A private voice assistant: every model runs on "
+            f"this computer.</p><p>Logs: {paths.log_dir()}</p>",
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _save(self, settings: Settings) -> bool:
+        try:
+            save_settings(settings)
+        except ConfigError as exc:
+            self.banner.show_error(exc.message, exc.hint)
+            return False
+        self.settings = settings
+        self.bridge.host.settings = settings
+        return True
+
+    def _show_page(self) -> None:
+        self.pages.setCurrentWidget(self.captions if self.settings.caption_mode else self.chat)
+
+    def _tray_talk(self, on: bool) -> None:
+        (self.voice_bar.begin_talk if on else self.voice_bar.end_talk)()
+
+    def _raise(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def _space_talks(self) -> bool:
+        """Space is push-to-talk unless it is typing or pressing a focused control
+        (an empty question box counts as free: a leading space means nothing)."""
+        focus = QApplication.focusWidget()
+        if focus is self.input:
+            return not self.input.text()
+        return not isinstance(focus, TEXT_INPUTS + (QAbstractButton,))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if kind == QEvent.Type.Paint and not self._shown_once and watched is self.centralWidget():
+            self._shown_once = True  # "shown" means painted, not merely mapped
+            QTimer.singleShot(0, self.shown.emit)
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            if key_event.key() == Qt.Key.Key_Space and not key_event.modifiers():
+                if watched is QApplication.focusWidget() and self._space_talks():
+                    if not key_event.isAutoRepeat():
+                        if kind == QEvent.Type.KeyPress:
+                            self.voice_bar.begin_talk()
+                        else:
+                            self.voice_bar.end_talk(allow_latch=False)
+                    return True
+        return super().eventFilter(watched, event)
+
+    def closeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        QApplication.instance().removeEventFilter(self)
+        if self.tray is not None:
+            self.tray.hide()
+        self.bridge.stop()
+        super().closeEvent(event)

@@ -1,0 +1,61 @@
+"""Voice turns in the window: the engine process listens on the virtual
+microphone of a real PulseAudio server (tests/audio_server.py) and the window
+shows what it hears. Only the room is virtual."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.config import Settings
+from desktop.engine.events import Level, Transcript
+from tests.conftest import words
+from tests.ui.test_main_window import READY_MS, TURN_MS, Seen, open_window
+
+
+@pytest.fixture
+def voice_window(qtbot, parley_home, virtual_audio):
+    windows = []
+
+    def make(**options):
+        window = open_window(qtbot, Settings(temperature=0.0, **options))
+        windows.append(window)
+        assert window.voice_available, "the engine found no microphone on the sound server"
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def test_hands_free_voice_turn_shows_captions_and_the_reply(qtbot, voice_window, virtual_audio, say):
+    window = voice_window(hands_free=True)
+    seen = Seen(window)
+    captions = []
+    window.bridge.event.connect(
+        lambda e: captions.append(window.voice_bar.caption.text())
+        if isinstance(e, Transcript) and not e.final
+        else None
+    )
+    question = say("Could you tell me what the capital city of France is?", "capital-city")
+    with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as done:
+        virtual_audio.play_into_mic(question)
+    result = done.args[0]
+    assert any("capital" in words(text) for text in captions), captions
+    assert {"capital", "france"} <= set(words(window.chat.bubbles[0].text))
+    assert window.chat.bubbles[1].text.strip() == result.reply and result.reply
+    assert "heard in" in window.chat.bubbles[1].footer.text()
+    assert max(e.dbfs for e in seen.of(Level)) > -40, "the meter never moved"
+    assert window.voice_bar.caption.text() == ""  # the caption clears once the turn is taken
+
+
+def test_hold_space_to_talk(qtbot, voice_window, virtual_audio, say):
+    window = voice_window(hands_free=False)
+    window.input.setFocus()
+    assert window.input.text() == ""
+    qtbot.keyPress(window.input, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.voice_bar.state.text() == "Listening", timeout=5_000)
+    virtual_audio.play_into_mic(say("How many legs does a spider have?", "spider"))
+    with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as done:
+        qtbot.keyRelease(window.input, Qt.Key.Key_Space)
+    assert {"many", "legs"} <= set(words(done.args[0].transcript))
+    assert window.input.text() == "", "Space must talk, not type, in an empty box"
+    assert READY_MS  # same limits as the text tests
