@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
 
     commands.add_parser("self-test", help="check that every model loads and works")
-    commands.add_parser("models", help="list the models found and where each comes from")
+    from desktop.commands.models import add_parser as add_models_parser
+
+    add_models_parser(commands)
     return parser
 
 
@@ -78,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "models":
             from desktop.commands.models import run_models
 
-            return run_models()
+            return run_models(args)
     except ParleyError as exc:
         log.debug("user-facing error", exc_info=True)
         print(f"parley: error: {exc.one_line()}", file=sys.stderr)

@@ -61,19 +61,28 @@ def starter_models() -> list[ModelEntry]:
     return found
 
 
-def user_models() -> list[ModelEntry]:
-    """GGUF chat models, whisper folders and piper voices in the user's models folder."""
-    folder = paths.models_dir()
-    if not folder.is_dir():
-        return []
+def _models_in(folder: Path, source: str) -> list[ModelEntry]:
     found = []
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() == ".gguf" and path.is_file():
-            found.append(ModelEntry("llm", path.stem, path, "models folder"))
+            found.append(ModelEntry("llm", path.stem, path, source))
         elif path.suffix == ".onnx" and Path(f"{path}.json").is_file():
-            found.append(ModelEntry("tts", path.stem, path, "models folder"))
+            found.append(ModelEntry("tts", path.stem, path, source))
         elif path.is_dir() and (path / "model.bin").is_file():
-            found.append(ModelEntry("stt", path.name, path, "models folder"))
+            found.append(ModelEntry("stt", path.name, path, source))
+    return found
+
+
+def user_models() -> list[ModelEntry]:
+    """GGUF chat models, whisper folders and piper voices in the user's models folder,
+    and inside its subfolders (one per downloaded catalog model)."""
+    folder = paths.models_dir()
+    if not folder.is_dir():
+        return []
+    found = _models_in(folder, "models folder")
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir() and not (sub / "model.bin").is_file():
+            found += _models_in(sub, f"downloaded ({sub.name})")
     return found
 
 

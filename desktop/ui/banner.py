@@ -6,6 +6,15 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 
+def sentence(text: str) -> str:
+    """Capitalise a message's first letter, unless it starts with a file name
+    ("model.gguf is truncated" must not become "Model.gguf")."""
+    first = text.split(" ", 1)[0]
+    if not text or any(mark in first for mark in "./\\_"):
+        return text
+    return text[:1].upper() + text[1:]
+
+
 class Banner(QFrame):
     """Shows the latest error; ``details`` asks for the log folder to be opened."""
 
@@ -46,7 +55,7 @@ class Banner(QFrame):
         self.hide()
 
     def show_error(self, message: str, hint: str = "") -> None:
-        self.message.setText(message[:1].upper() + message[1:])
-        self.hint.setText(hint[:1].upper() + hint[1:] if hint else "")
+        self.message.setText(sentence(message))
+        self.hint.setText(sentence(hint))
         self.hint.setVisible(bool(hint))
         self.show()

@@ -61,5 +61,7 @@ class FirstRunPage(QWidget):
         layout.addStretch(1)
 
     def set_reason(self, message: str, hint: str = "") -> None:
-        text = message[:1].upper() + message[1:]
-        self.reason.setText(f"{text}. {hint[:1].upper() + hint[1:]}." if hint else f"{text}.")
+        from desktop.ui.banner import sentence
+
+        text = sentence(message)
+        self.reason.setText(f"{text}. {sentence(hint)}." if hint else f"{text}.")

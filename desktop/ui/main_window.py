@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeyEvent, QKeySequence
@@ -58,7 +59,7 @@ from desktop.host.messages import (
     StopReply,
     Tune,
 )
-from desktop.ui.banner import Banner
+from desktop.ui.banner import Banner, sentence
 from desktop.ui.bridge import EngineBridge
 from desktop.ui.captions import CaptionView
 from desktop.ui.chat_view import ChatView
@@ -68,6 +69,10 @@ from desktop.ui.tray import Tray
 from desktop.ui.voice_bar import VoiceBar
 
 log = logging.getLogger(__name__)
+
+def _is_model_file(path: str) -> bool:
+    return bool(path) and Path(path).suffix.lower() in (".gguf", ".onnx")
+
 
 TEXT_INPUTS = (QLineEdit, QPlainTextEdit, QTextEdit, QAbstractSpinBox, QComboBox)
 NOTICE_MS = 10_000
@@ -95,6 +100,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self.setWindowTitle("Parley")
         self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)  # drop a model file to import it
         self.resize(760, 680)
         self._build()
         self._build_menus()
@@ -177,6 +183,7 @@ class MainWindow(QMainWindow):
         action(conversation, "&Stop reply", self.stop_reply, Qt.Key.Key_Escape)
         action(conversation, "&Type a question", self.input.setFocus, "Ctrl+L")
         conversation.addSeparator()
+        action(conversation, "&Models…", self.open_models, "Ctrl+M")
         settings = action(conversation, "S&ettings…", self.open_settings)
         settings.setShortcuts(
             [QKeySequence("Ctrl+,"), *QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)]
@@ -235,11 +242,11 @@ class MainWindow(QMainWindow):
             self.captions.reply_done()
             self.turn_finished.emit(event)
         elif isinstance(event, Loading):
-            self.status_text.setText(event.message[:1].upper() + event.message[1:] + "…")
+            self.status_text.setText(sentence(event.message) + "…")
         elif isinstance(event, Ready):
             self._on_ready(event)
         elif isinstance(event, Notice):
-            self.statusBar().showMessage(event.message[:1].upper() + event.message[1:], NOTICE_MS)
+            self.statusBar().showMessage(sentence(event.message), NOTICE_MS)
         elif isinstance(event, Failure):
             self._interrupt_reply("failed")
             self.banner.show_error(event.message, event.hint)
@@ -349,6 +356,44 @@ class MainWindow(QMainWindow):
             if new.hands_free != old.hands_free:
                 self.bridge.send(SetHandsFree(new.hands_free))
             self.statusBar().showMessage("Settings applied", NOTICE_MS)
+
+    def open_models(self) -> None:
+        from desktop.ui.model_manager import ModelManager
+
+        manager = ModelManager(self.settings, self)
+        manager.settings_chosen.connect(self._use_settings)
+        manager.exec()
+
+    def _use_settings(self, settings: Settings) -> None:
+        from desktop.ui.settings_dialog import needs_engine_restart
+
+        old = self.settings
+        if self._save(settings) and needs_engine_restart(old, settings):
+            self.start_engine()
+
+    def import_dropped(self, path: str) -> None:
+        """A model file dropped on the window: check and copy it, off the GUI thread."""
+        from desktop.ui.model_manager import _Worker, import_model
+
+        self.status_text.setText(f"Checking {Path(path).name}…")
+        self._import_worker = _Worker()
+        self._import_worker.finished.connect(
+            lambda added: self.statusBar().showMessage(
+                f"Imported {added.name}; choose it in Models or Settings", NOTICE_MS
+            )
+        )
+        self._import_worker.failed.connect(lambda message: self.banner.show_error(message))
+        self._import_worker.run(import_model, path)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt's name
+        if any(_is_model_file(url.toLocalFile()) for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt's name
+        for url in event.mimeData().urls():
+            if _is_model_file(url.toLocalFile()):
+                self.import_dropped(url.toLocalFile())
+        event.acceptProposedAction()
 
     def choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -217,3 +217,32 @@ def test_a_base_model_is_refused_with_a_banner(qtbot, parley_home, gemma_base):
         assert not seen.of(Ready)
     finally:
         window.close()
+
+
+def drop_file(window, path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+
+
+def test_dropping_model_files_imports_or_explains(qtbot, window, tmp_path, starter, parley_home):
+    import shutil
+
+    broken = tmp_path / "half.gguf"
+    broken.write_bytes(starter["llm"].read_bytes()[:50_000])
+    drop_file(window, broken)
+    qtbot.waitUntil(window.banner.isVisible, timeout=30_000)
+    assert "half.gguf is truncated" in window.banner.message.text()
+    good = tmp_path / "dropped.gguf"
+    shutil.copyfile(starter["llm"], good)
+    drop_file(window, good)
+    qtbot.waitUntil(lambda: "Imported" in window.statusBar().currentMessage(), timeout=60_000)
+    assert (parley_home / "data" / "models" / "dropped.gguf").exists()
+    (parley_home / "data" / "models" / "dropped.gguf").unlink()
