@@ -19,6 +19,26 @@ from desktop.errors import ParleyError
 log = logging.getLogger("parley")
 
 
+def add_remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remote",
+        metavar="URL",
+        help="answer with an OpenAI-compatible server (llama-server, Ollama, vLLM); "
+        "the local model takes over if it fails",
+    )
+    parser.add_argument("--remote-model", metavar="NAME", help="the model name on that server")
+
+
+def with_remote(settings, args: argparse.Namespace):  # noqa: ANN001, ANN201 - Settings
+    """Settings with the command line's --remote options applied."""
+    changes = {}
+    if getattr(args, "remote", None):
+        changes["remote_url"] = args.remote
+    if getattr(args, "remote_model", None):
+        changes["remote_model"] = args.remote_model
+    return settings.replace(**changes) if changes else settings
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley", description="A private voice assistant that runs on your own device."
@@ -35,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--audio", metavar="FILE", help="the question as a recording (WAV, FLAC…)")
     ask.add_argument("--speak", metavar="OUT.wav", help="write the spoken reply to this WAV file")
     ask.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
+    add_remote_options(ask)
     ask.add_argument("--json", action="store_true", help="print one JSON object")
 
     chat = commands.add_parser("chat", help="a conversation in the terminal")
@@ -45,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--hands-free", action="store_true", help="listen all the time (implies --voice)"
     )
     chat.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
+    add_remote_options(chat)
 
     commands.add_parser("self-test", help="check that every model loads and works")
     from desktop.commands.models import add_parser as add_models_parser

@@ -47,6 +47,9 @@ class Settings:
     output_device: str = ""
     echo_cancellation: bool = True  # off: half duplex, the mic is gated while Parley speaks
     hands_free: bool = False
+    remote_url: str = ""  # an OpenAI-compatible server (llama-server, Ollama, vLLM); "" = local
+    remote_model: str = ""  # the model name the server should use; "" = its default
+    remote_api_key: str = ""
     caption_mode: bool = False  # large high-contrast captions instead of the chat view
     caption_size: int = 28  # points
 
@@ -60,6 +63,10 @@ class Settings:
         if not 1 <= self.max_tokens < self.context_size:
             raise ConfigError(
                 f"max_tokens must be at least 1 and below context_size, not {self.max_tokens}"
+            )
+        if self.remote_url and not self.remote_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"remote_url must start with http:// or https://, not {self.remote_url!r}"
             )
         if not 14 <= self.caption_size <= 72:
             raise ConfigError(f"caption_size must be between 14 and 72, not {self.caption_size}")

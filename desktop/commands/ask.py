@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.cli import print_json
+from desktop.cli import print_json, with_remote
 from desktop.config import load_settings
 from desktop.engine.audio import check_writable, load_audio, write_wav
 from desktop.engine.events import Event, Notice, Speech, Token
@@ -29,7 +29,7 @@ def join_speech(clips: list[np.ndarray], rate: int) -> np.ndarray:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = with_remote(load_settings(), args)
     # Check the cheap things first, so bad input fails before any model loads.
     if args.speak:
         check_writable(args.speak)

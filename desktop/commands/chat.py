@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from desktop.cli import with_remote
 from desktop.config import Settings, load_settings
 from desktop.engine.events import Event, Notice, Speech, Token
 from desktop.engine.loading import load_assistant
@@ -41,7 +42,7 @@ HELP = "Type a message and press Enter. /new starts over, /quit (or Ctrl-D) leav
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = with_remote(load_settings(), args)
     if args.voice or args.hands_free or settings.hands_free:
         live = _try_live_voice(args, settings)
         if live is not None:

@@ -47,9 +47,10 @@ class ChatBackend(Protocol):
         """The messages trimmed to fit the context, and how many were dropped."""
 
     def stream_reply(
-        self, messages: list[Message], cancel: threading.Event | None = None
+        self, messages: list[Message], cancel: threading.Event | None = None, prefix: str = ""
     ) -> Iterator[str]:
-        """Yield the reply piece by piece; stop within one token once ``cancel`` is set."""
+        """Yield the reply piece by piece; stop within one token once ``cancel`` is set.
+        ``prefix``: the start of the reply, already written elsewhere, to carry on from."""
 
 
 class LlamaCppBackend:
@@ -144,9 +145,11 @@ class LlamaCppBackend:
             self.llama.create_completion(prefix or tokens_a, max_tokens=1, temperature=0.0)
 
     def stream_reply(
-        self, messages: list[Message], cancel: threading.Event | None = None
+        self, messages: list[Message], cancel: threading.Event | None = None, prefix: str = ""
     ) -> Iterator[str]:
         tokens = self.prompt_tokens(messages)
+        if prefix:  # carry on a reply another backend began (see remote.FallbackBackend)
+            tokens += self.llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
         prompt_text = self.llama.detokenize(tokens[-8:], special=True).decode("utf-8", "ignore")
         self.prompt_opens_thought = prompt_text.rstrip().endswith("<think>")
         if len(tokens) + self.sampling.max_tokens > self.context_size:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from desktop.config import Settings
 from desktop.engine import registry
 from desktop.engine.llm import LlamaCppBackend, SamplingOptions
+from desktop.engine.remote import FallbackBackend, RemoteBackend, RemoteError
 from desktop.engine.stt import Transcriber
 from desktop.engine.tts import Synthesizer
 from desktop.engine.turn import Assistant
@@ -31,6 +32,20 @@ def thread_split(settings: Settings, live_audio: bool = False) -> dict[str, int]
     cores = settings.cpu_threads
     compute = max(1, cores - 1) if live_audio and not settings.threads else cores
     return {"llm": compute, "stt": cores, "tts": compute}
+
+
+def _with_remote(settings: Settings, local: LlamaCppBackend, say: Progress) -> FallbackBackend:
+    """The configured server answers; the local model stands by to take over."""
+    remote = RemoteBackend(
+        settings.remote_url, settings.remote_model, settings.remote_api_key, local.sampling
+    )
+    try:
+        served = remote.health()
+        say(f"using {remote.description} ({len(served)} models served there)")
+    except RemoteError as exc:
+        log.warning("remote unavailable at start: %s", exc.one_line())
+        say(f"{exc.message}; the local model answers until it is back")
+    return FallbackBackend(remote, local)
 
 
 def load_assistant(
@@ -57,6 +72,9 @@ def load_assistant(
     llm.warm(settings.system_prompt)
     log.info("loaded %s in %.0f ms", llm_entry.path, (time.perf_counter() - started) * 1000)
     models: dict[str, str | None] = {"llm": str(llm_entry.path), "stt": None, "tts": None}
+    if settings.remote_url:
+        llm = _with_remote(settings, llm, say)
+        models["llm"] = llm.description
 
     stt = None
     if need_stt:

@@ -29,6 +29,7 @@ from desktop.engine.events import (
 )
 from desktop.engine.llm import ChatBackend, Message
 from desktop.engine.reasoning import ThinkSplitter
+from desktop.engine.remote import BackendNotice
 from desktop.engine.stt import Transcriber
 from desktop.engine.tts import Synthesizer
 from desktop.errors import Cancelled, ParleyError
@@ -115,6 +116,14 @@ class Assistant:
         self.messages = (
             [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         )
+
+    def _models_used(self) -> dict[str, str | None]:
+        """The models of this turn: a remote backend may have handed it to the local one."""
+        models = dict(self.models)
+        answered_by = getattr(self.llm, "answered_by", None)
+        if answered_by:
+            models["llm"] = answered_by
+        return models
 
     def restore(self, history: list[Message]) -> None:
         """Carry on an earlier conversation (after the engine process restarted)."""
@@ -204,6 +213,9 @@ class Assistant:
 
         try:
             for piece in self.llm.stream_reply(messages, cancel):
+                if isinstance(piece, BackendNotice):  # e.g. the remote server failed
+                    emit(Notice(str(piece)))
+                    continue
                 last_token_at = time.perf_counter()
                 token_count += 1
                 if first_token_at is None:
@@ -241,7 +253,7 @@ class Assistant:
             reply=reply,
             reasoning="".join(reasoning).strip(),
             timings=timings,
-            models=dict(self.models),
+            models=self._models_used(),
             cancelled=cancelled,
         )
         emit(State("idle"))

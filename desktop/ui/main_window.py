@@ -278,7 +278,8 @@ class MainWindow(QMainWindow):
         self.voice_available = event.voice
         self.inputs, self.outputs = event.inputs, event.outputs
         self.busy.hide()
-        llm = (event.models.get("llm") or "").rsplit("/", 1)[-1]
+        llm = event.models.get("llm") or ""
+        llm = llm if " at http" in llm else llm.rsplit("/", 1)[-1]  # a remote, or a file name
         self.status_text.setText(f"{llm}{'' if event.voice else ' · text only'}")
         self.voice_bar.set_voice_available(event.voice, "No microphone: type your questions")
         if not event.voice:

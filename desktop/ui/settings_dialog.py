@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLayout,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -191,6 +192,7 @@ class SettingsDialog(QDialog):
         column.addWidget(self._audio_section())
         column.addWidget(self._answers_section())
         column.addWidget(self._performance_section())
+        column.addWidget(self._remote_section())
         column.addStretch()
         scroll = QScrollArea()
         scroll.setWidget(sections)
@@ -345,6 +347,27 @@ class SettingsDialog(QDialog):
         self._row(form, None, self.stt_short_window)
         return self._group("Performance", form)
 
+    def _remote_section(self) -> QGroupBox:
+        """An OpenAI-compatible server on a bigger machine; speech stays on this one."""
+        self.remote_url = QLineEdit()
+        self.remote_url.setObjectName("remote_url")
+        self.remote_url.setPlaceholderText("e.g. http://big-pc.local:8080 (empty: this device)")
+        self.remote_url.setToolTip(
+            "llama.cpp's llama-server, Ollama, vLLM or LM Studio; if it fails, the local "
+            "model finishes the answer. Only text is sent, never audio."
+        )
+        self.remote_model = QLineEdit()
+        self.remote_model.setObjectName("remote_model")
+        self.remote_model.setPlaceholderText("the server's default")
+        self.remote_api_key = QLineEdit()
+        self.remote_api_key.setObjectName("remote_api_key")
+        self.remote_api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        form = QFormLayout()
+        self._row(form, "&Bigger machine's server URL:", self.remote_url)
+        self._row(form, "Remote model &name:", self.remote_model)
+        self._row(form, "API &key:", self.remote_api_key)
+        return self._group("Bigger machine (optional)", form)
+
     def _button_box(self) -> QDialogButtonBox:
         box = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -414,6 +437,9 @@ class SettingsDialog(QDialog):
         self.threads.setMaximum(max(THREADS_MAX, settings.threads))
         self.threads.setValue(settings.threads)
         self.stt_short_window.setChecked(settings.stt_short_window)
+        self.remote_url.setText(settings.remote_url)
+        self.remote_model.setText(settings.remote_model)
+        self.remote_api_key.setText(settings.remote_api_key)
 
     def _values(self) -> dict[str, object]:
         """The widgets' values, as ``Settings`` field names."""
@@ -431,4 +457,7 @@ class SettingsDialog(QDialog):
             "system_prompt": self.system_prompt.toPlainText(),
             "threads": self.threads.value(),
             "stt_short_window": self.stt_short_window.isChecked(),
+            "remote_url": self.remote_url.text().strip(),
+            "remote_model": self.remote_model.text().strip(),
+            "remote_api_key": self.remote_api_key.text().strip(),
         }

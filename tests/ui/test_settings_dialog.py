@@ -436,3 +436,26 @@ def test_enter_presses_ok(qtbot, open_dialog):
     dialog.temperature.setValue(0.2)
     qtbot.keyClick(dialog.temperature, Qt.Key.Key_Return)
     assert accepted(dialog) == Settings(temperature=0.2)
+
+
+def test_remote_server_fields_round_trip_and_restart_the_engine(qtbot, open_dialog):
+    dialog = open_dialog(Settings())
+    qtbot.keyClicks(dialog.remote_url, "http://big-pc.local:8080")
+    qtbot.keyClicks(dialog.remote_model, "qwen2.5:7b")
+    qtbot.keyClicks(dialog.remote_api_key, "secret")
+    assert dialog.remote_api_key.echoMode() == dialog.remote_api_key.EchoMode.Password
+    click_ok(qtbot, dialog)
+    new = accepted(dialog)
+    assert (new.remote_url, new.remote_model, new.remote_api_key) == (
+        "http://big-pc.local:8080",
+        "qwen2.5:7b",
+        "secret",
+    )
+    assert needs_engine_restart(Settings(), new)
+
+
+def test_a_remote_url_without_a_scheme_is_refused(qtbot, open_dialog):
+    dialog = open_dialog(Settings())
+    qtbot.keyClicks(dialog.remote_url, "big-pc:8080")
+    click_ok(qtbot, dialog)
+    assert dialog.isVisible() and "remote_url must start with http" in dialog.error.text()
