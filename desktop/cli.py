@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.commands.models import add_parser as add_models_parser
 
     add_models_parser(commands)
+    from desktop.commands.serve import add_parser as add_serve_parser
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -87,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from desktop.ui.app import run_gui
 
             return run_gui(debug=args.debug)
+        if command == "serve":
+            from desktop.commands.serve import run_serve
+
+            return run_serve(args)
         if command == "ask":
             from desktop.commands.ask import run_ask
 

@@ -204,3 +204,15 @@ def test_the_window_starts_and_gets_ready_as_a_user_launches_it():
     assert done.returncode == 0, done.stderr
     marks = [json.loads(line)["milestone"] for line in done.stdout.splitlines()]
     assert marks == ["window_shown", "ready"]
+
+
+def test_serve_refuses_the_network_without_a_token():
+    done = run_parley("serve", "--host", "0.0.0.0", "--no-auth", timeout=60)
+    assert_one_line_error(done, "--no-auth")
+
+
+def test_serve_shows_its_token(parley_home):
+    done = run_parley("serve", "--show-token", timeout=60)
+    assert done.returncode == 0, done.stderr
+    token = (parley_home / "config" / "serve-token").read_text().strip()
+    assert token and token in done.stdout

@@ -51,7 +51,7 @@ def run_serve(args: argparse.Namespace) -> int:
     # Bound at once, so a taken port fails before the slow model loading; listening
     # starts when the models are warm, so the first client is not kept waiting.
     options = ServeOptions(host=args.host, port=args.port, token=token)
-    server = _bind(options)
+    server = ParleyServer(None, options, activate=False)
     try:
         assistant = load_assistant(settings, llm_path=args.model, progress=progress)
         server.attach(assistant)
@@ -73,7 +73,3 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
-
-
-def _bind(options: ServeOptions) -> ParleyServer:
-    return ParleyServer(None, options, activate=False)
