@@ -21,9 +21,15 @@ from desktop import paths
 from desktop.config import load_settings, save_settings
 from desktop.engine import registry
 from desktop.errors import ModelError
-from desktop.library.catalog import ROLE_NAMES, CatalogEntry, find, load_catalog, search
-
-SETTING_FOR_ROLE = {"llm": "llm_model", "stt": "stt_model", "tts": "tts_voice"}
+from desktop.library.catalog import (
+    ROLE_NAMES,
+    SETTING_FOR_ROLE,
+    CatalogEntry,
+    find,
+    load_catalog,
+    search,
+    setting_value,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -247,20 +253,14 @@ def _default(args: argparse.Namespace) -> int:
         if entry.starter:
             value = ""  # the starter model is what an empty setting means
         else:
-            from desktop.library.download import installed, local_path
+            from desktop.library.download import installed
 
             if not installed(entry):
                 raise ModelError(
                     f"{entry.id} is not downloaded yet", f"parley models download {entry.id}"
                 )
-            value = str(entry.folder if role == "stt" else local_path(entry, _main_file(entry)))
+            value = setting_value(entry)
     settings = load_settings()
     save_settings(settings.replace(**{SETTING_FOR_ROLE[role]: value}))
     print(f"{ROLE_NAMES[role]} model is now {value or 'the starter model'}")
     return 0
-
-
-def _main_file(entry: CatalogEntry) -> str:
-    """The file a setting points at: the .gguf or the .onnx (whisper: the folder)."""
-    suffix = ".gguf" if entry.role == "llm" else ".onnx"
-    return next(f for f in entry.files if f.endswith(suffix))

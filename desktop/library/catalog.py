@@ -17,6 +17,7 @@ from desktop.errors import ConfigError, ModelError
 
 ROLES = ("llm", "stt", "tts")
 ROLE_NAMES = {"llm": "chat", "stt": "speech-to-text", "tts": "voice"}
+SETTING_FOR_ROLE = {"llm": "llm_model", "stt": "stt_model", "tts": "tts_voice"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,17 @@ class CatalogEntry:
     def folder(self) -> Path:
         """Where a download of this entry lives."""
         return paths.models_dir() / self.id
+
+
+def setting_value(entry: CatalogEntry) -> str:
+    """What the settings hold to use an installed entry: "" (the starter model), the
+    whisper folder, or the downloaded .gguf / .onnx file."""
+    if entry.starter:
+        return ""
+    if entry.role == "stt":
+        return str(entry.folder)
+    suffix = ".gguf" if entry.role == "llm" else ".onnx"
+    return str(entry.folder / Path(next(f for f in entry.files if f.endswith(suffix))).name)
 
 
 def catalog_file() -> Path:

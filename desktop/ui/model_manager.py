@@ -31,10 +31,16 @@ from PySide6.QtWidgets import (
 from desktop import paths
 from desktop.config import Settings
 from desktop.errors import Cancelled, ParleyError
-from desktop.library.catalog import ROLE_NAMES, CatalogEntry, load_catalog, search
+from desktop.library.catalog import (
+    ROLE_NAMES,
+    SETTING_FOR_ROLE,
+    CatalogEntry,
+    load_catalog,
+    search,
+    setting_value,
+)
 from desktop.ui.banner import sentence
 
-SETTING_FOR_ROLE = {"llm": "llm_model", "stt": "stt_model", "tts": "tts_voice"}
 COLUMNS = ("Model", "Kind", "Size", "Memory", "Fit", "Status")
 
 
@@ -57,18 +63,6 @@ class _Worker(QObject):
                 self.failed.emit(f"unexpected error: {exc}")
 
         threading.Thread(target=work, name="parley-models", daemon=True).start()
-
-
-def setting_value(entry: CatalogEntry) -> str:
-    """What the settings hold to use a catalog entry ("" means the starter model)."""
-    from desktop.library.download import local_path
-
-    if entry.starter:
-        return ""
-    if entry.role == "stt":
-        return str(entry.folder)
-    suffix = ".gguf" if entry.role == "llm" else ".onnx"
-    return str(local_path(entry, next(f for f in entry.files if f.endswith(suffix))))
 
 
 def import_model(path: str) -> object:
