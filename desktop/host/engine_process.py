@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import faulthandler
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -160,6 +161,8 @@ class EngineService:
             faulthandler.cancel_dump_traceback_later()
             if stacks is not None:
                 stacks.close()
+                if not os.path.getsize(stacks.name):  # closed in time: nothing to keep
+                    os.unlink(stacks.name)
 
     def _load(self) -> None:
         from desktop.engine.loading import load_assistant

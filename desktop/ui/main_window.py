@@ -374,10 +374,10 @@ class MainWindow(QMainWindow):
 
     def import_dropped(self, path: str) -> None:
         """A model file dropped on the window: check and copy it, off the GUI thread."""
-        from desktop.ui.model_manager import _Worker, import_model
+        from desktop.ui.model_manager import Worker, import_model
 
         self.status_text.setText(f"Checking {Path(path).name}…")
-        self._import_worker = _Worker()
+        self._import_worker = Worker()
         self._import_worker.finished.connect(
             lambda added: self.statusBar().showMessage(
                 f"Imported {added.name}; choose it in Models or Settings", NOTICE_MS

@@ -44,7 +44,7 @@ from desktop.ui.banner import sentence
 COLUMNS = ("Model", "Kind", "Size", "Memory", "Fit", "Status")
 
 
-class _Worker(QObject):
+class Worker(QObject):
     """Runs one job off the GUI thread and reports back through signals."""
 
     progress = Signal(object)
@@ -88,7 +88,7 @@ class ModelManager(QDialog):
         self.device = device()
         self._cancel: threading.Event | None = None
         self._busy_id: str | None = None
-        self.worker = _Worker()
+        self.worker = Worker()
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_done)
         self.worker.failed.connect(self._on_failed)
