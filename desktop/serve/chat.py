@@ -1,7 +1,9 @@
 """One chat completion on the shared model, with the request's own sampling.
 
 The request's max_tokens, temperature and top_p replace the model's sampling
-only while the request holds the LLM lock, so other clients keep the defaults.
+only while the request holds the LLM lock, so other clients keep the defaults;
+the defaults come back as soon as generation ends, before the client reads the
+last bytes of the reply.
 Reasoning (``<think>``) is split from the answer as it streams, and the ends
 of both are trimmed as they stream, so a streamed reply joins up to exactly
 the text a non-streamed one returns.
@@ -13,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from desktop.engine.llm import ChatBackend, Message
 from desktop.engine.reasoning import ThinkSplitter
@@ -28,8 +30,12 @@ def sampling_for(
     max_tokens: int | None,
     temperature: float | None,
     top_p: float | None,
-) -> Iterator[None]:
-    """The request's sampling for the duration of the block; hold the LLM lock around it."""
+) -> Iterator[Callable[[], None]]:
+    """The request's sampling for the block; hold the LLM lock around it.
+
+    Yields ``restore``, which puts the defaults back early (idempotent), so they are
+    back before the reply's last bytes leave and a client never sees them changed.
+    """
     default = getattr(llm, "sampling", None)
     changes = {
         key: value
@@ -41,13 +47,17 @@ def sampling_for(
         if value is not None
     }
     if default is None or not changes:
-        yield
+        yield lambda: None
         return
+
+    def restore() -> None:
+        llm.sampling = default  # type: ignore[attr-defined]
+
     llm.sampling = dataclasses.replace(default, **changes)  # type: ignore[attr-defined]
     try:
-        yield
+        yield restore
     finally:
-        llm.sampling = default  # type: ignore[attr-defined]
+        restore()
 
 
 class _Trim:
@@ -73,8 +83,15 @@ class _Trim:
 class Reply:
     """Iterate for ``(is_reasoning, text)`` pieces; afterwards the token count and why it ended."""
 
-    def __init__(self, llm: ChatBackend, messages: list[Message], cancel: threading.Event) -> None:
+    def __init__(
+        self,
+        llm: ChatBackend,
+        messages: list[Message],
+        cancel: threading.Event,
+        on_end: Callable[[], None] = lambda: None,
+    ) -> None:
         self.llm = llm
+        self.on_end = on_end
         self.messages = messages
         self.cancel = cancel
         self.tokens = 0
@@ -110,6 +127,7 @@ class Reply:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # releases the model even when the client went away
+            self.on_end()
 
 
 def prompt_token_count(llm: ChatBackend, messages: list[Message]) -> int:

@@ -495,7 +495,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         with (
             DisconnectWatch(self.connection, cancel),
             held(self.server.locks.llm, cancel),
-            sampling_for(llm, request.max_tokens, request.temperature, request.top_p),
+            sampling_for(
+                llm, request.max_tokens, request.temperature, request.top_p
+            ) as restore_sampling,
         ):
             try:
                 fitted, dropped = llm.fit_messages(messages)
@@ -504,7 +506,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise ApiError(400, exc.one_line(), code, "messages") from exc
             if dropped:
                 log.info("dropped the %d oldest messages to fit the context", dropped)
-            reply = Reply(llm, fitted, cancel)
+            reply = Reply(llm, fitted, cancel, on_end=restore_sampling)
             try:
                 if request.stream:
                     self._stream_chat(request, reply, prompt_token_count(llm, fitted), cancel)
