@@ -1,4 +1,4 @@
-"""The ``parley`` command: gui (the default), ask, chat, self-test, models.
+"""The ``parley`` command: gui (the default), ask, chat, serve, self-test, models, history.
 
 Every failure a user can cause ends as one line on stderr starting
 ``parley: error:`` and exit code 2; the traceback goes to the log file (and to
@@ -39,6 +39,21 @@ def with_remote(settings, args: argparse.Namespace):  # noqa: ANN001, ANN201 - S
     return settings.replace(**changes) if changes else settings
 
 
+def guard_network(command: str, args: argparse.Namespace) -> None:
+    """Refuse connections off the device that no download or configured backend asked
+    for (desktop/netguard.py), before any command can open one."""
+    from desktop import netguard
+    from desktop.config import load_settings
+
+    try:
+        settings = load_settings()
+    except ParleyError:
+        settings = None  # the command itself reports a broken settings file
+    netguard.install("window" if command == "gui" else "cli", settings)
+    if getattr(args, "remote", None):
+        netguard.permit_url(args.remote, "the remote backend given with --remote")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley", description="A private voice assistant that runs on your own device."
@@ -66,12 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--hands-free", action="store_true", help="listen all the time (implies --voice)"
     )
     chat.add_argument("--model", metavar="PATH.gguf", help="use this chat model")
+    chat.add_argument(
+        "--continue",
+        dest="resume",
+        type=int,
+        metavar="ID",
+        help="carry on a saved conversation (see parley history)",
+    )
     add_remote_options(chat)
 
     commands.add_parser("self-test", help="check that every model loads and works")
     from desktop.commands.models import add_parser as add_models_parser
 
     add_models_parser(commands)
+    from desktop.commands.history import add_parser as add_history_parser
+
+    add_history_parser(commands)
     from desktop.commands.serve import add_parser as add_serve_parser
 
     add_serve_parser(commands)
@@ -85,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(debug=args.debug)
     command = args.command or "gui"
+    guard_network(command, args)
     try:
         if command == "gui":
             from desktop.ui.app import run_gui
@@ -110,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from desktop.commands.models import run_models
 
             return run_models(args)
+        if command == "history":
+            from desktop.commands.history import run_history
+
+            return run_history(args)
     except ParleyError as exc:
         log.debug("user-facing error", exc_info=True)
         print(f"parley: error: {exc.one_line()}", file=sys.stderr)

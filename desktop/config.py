@@ -52,6 +52,7 @@ class Settings:
     remote_api_key: str = ""
     caption_mode: bool = False  # large high-contrast captions instead of the chat view
     caption_size: int = 28  # points
+    keep_history: bool = True  # save each turn to the history database on this device
 
     def __post_init__(self) -> None:
         if self.threads < 0:

@@ -1,6 +1,8 @@
 """``parley chat``: a conversation in the terminal, optionally spoken aloud.
 
 Ctrl-C while Parley answers stops that answer; at the prompt it ends the chat.
+Each turn is saved to the history as it finishes (unless the settings say not
+to); ``--continue ID`` carries on a saved conversation.
 """
 
 from __future__ import annotations
@@ -14,10 +16,33 @@ from desktop.cli import with_remote
 from desktop.config import Settings, load_settings
 from desktop.engine.events import Event, Notice, Speech, Token
 from desktop.engine.loading import load_assistant
+from desktop.engine.turn import Assistant
 from desktop.errors import AudioError, ParleyError
+from desktop.history.recorder import Recorder
 
 
-def _try_live_voice(args: argparse.Namespace, settings: Settings) -> int | None:
+def _say_problem(message: str) -> None:
+    print(f"parley: {message}", file=sys.stderr)
+
+
+def _open_history(args: argparse.Namespace, settings: Settings) -> Recorder:
+    recorder = Recorder.open(settings.keep_history, _say_problem)
+    if getattr(args, "resume", None) is not None:
+        recorder.resume(args.resume)  # a missing id is a clear error before any model loads
+    return recorder
+
+
+def _resume(recorder: Recorder, assistant: Assistant) -> None:
+    """Give the assistant the saved exchanges of the conversation being continued."""
+    if recorder.conversation_id is None or recorder.store is None:
+        return
+    conversation = recorder.store.get(recorder.conversation_id)
+    assistant.restore(conversation.messages())
+    turns = len(conversation.turns)
+    print(f"[continuing “{conversation.title}”: {turns} turns]", file=sys.stderr)
+
+
+def _try_live_voice(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> int | None:
     """The full voice loop when a microphone exists; None to fall back to text."""
     from desktop.commands.voice_chat import run_voice_chat
     from desktop.engine.streams import find_devices
@@ -29,8 +54,10 @@ def _try_live_voice(args: argparse.Namespace, settings: Settings) -> int | None:
         return None
     print("parley: loading models…", file=sys.stderr)
     assistant = load_assistant(settings, llm_path=args.model, live_audio=True)
+    _resume(recorder, assistant)
     return run_voice_chat(
         assistant,
+        recorder=recorder,
         hands_free=args.hands_free or settings.hands_free,
         input_device=settings.input_device,
         output_device=settings.output_device,
@@ -43,8 +70,16 @@ HELP = "Type a message and press Enter. /new starts over, /quit (or Ctrl-D) leav
 
 def run_chat(args: argparse.Namespace) -> int:
     settings = with_remote(load_settings(), args)
+    recorder = _open_history(args, settings)
+    try:
+        return _chat(args, settings, recorder)
+    finally:
+        recorder.close()
+
+
+def _chat(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> int:
     if args.voice or args.hands_free or settings.hands_free:
-        live = _try_live_voice(args, settings)
+        live = _try_live_voice(args, settings, recorder)
         if live is not None:
             return live
     player = None
@@ -59,6 +94,7 @@ def run_chat(args: argparse.Namespace) -> int:
     assistant = load_assistant(
         settings, llm_path=args.model, need_stt=False, need_tts=player is not None
     )
+    _resume(recorder, assistant)
     print(HELP, file=sys.stderr)
 
     def on_event(event: Event) -> None:
@@ -82,6 +118,7 @@ def run_chat(args: argparse.Namespace) -> int:
             return 0
         if line == "/new":
             assistant.reset()
+            recorder.new()
             print("[new conversation]", file=sys.stderr)
             continue
         cancel = threading.Event()
@@ -91,6 +128,7 @@ def run_chat(args: argparse.Namespace) -> int:
             result = assistant.run_turn(
                 text=line, speak=player is not None, cancel=cancel, on_event=on_event
             )
+            recorder.record(result)
             if result.cancelled:
                 print(" [stopped]", end="")
                 if player is not None:

@@ -22,6 +22,7 @@ from desktop.engine.events import (
 from desktop.engine.streams import DuplexStream, find_devices
 from desktop.engine.turn import Assistant
 from desktop.engine.voice_loop import VoiceLoop
+from desktop.history.recorder import Recorder
 
 SYMBOLS = {"listening": "●", "transcribing": "…", "thinking": "…", "speaking": "♪", "idle": "○"}
 
@@ -92,14 +93,21 @@ def run_voice_chat(
     input_device: str = "",
     output_device: str = "",
     echo_cancellation: bool = True,
+    recorder: Recorder | None = None,
 ) -> int:
     """Run the loop until /quit or end of input. Raises AudioError if there is no mic."""
     devices = find_devices(input_device, output_device)
     view = TerminalView()
+
+    def show_and_save(event: Event) -> None:
+        if recorder is not None and isinstance(event, TurnResult):
+            recorder.record(event)
+        view(event)
+
     loop = VoiceLoop(
         assistant,
         lambda on_block, on_failure: DuplexStream(devices, on_block, on_failure),
-        view,
+        show_and_save,
         hands_free=hands_free,
         echo_cancellation=echo_cancellation,
     )

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from desktop import netguard
 from desktop.engine.llm import ChatBackend, Message, SamplingOptions
 from desktop.errors import Cancelled, ParleyError
 
@@ -57,6 +58,8 @@ class RemoteBackend:
     def __post_init__(self) -> None:
         self.base = api_base(self.url)
         self.prompt_opens_thought = False
+        # The user configured this server: the offline guard lets it through, recorded.
+        netguard.permit_url(self.base, f"the remote backend {self.base}")
 
     @property
     def description(self) -> str:

@@ -32,6 +32,7 @@ from desktop.host.messages import (
     Press,
     Ready,
     Release,
+    Resume,
     SetHandsFree,
     Shutdown,
     Spoken,
@@ -44,10 +45,13 @@ log = logging.getLogger(__name__)
 
 def serve(conn: Connection, settings_values: dict, history: list[Message], debug: bool) -> None:
     """Process target (spawn): runs until Shutdown or until the window's end closes."""
+    from desktop import netguard
     from desktop.logs import setup_logging
 
     setup_logging(debug=debug, filename="engine.log")
-    EngineService(conn, Settings(**settings_values), history).run()
+    settings = Settings(**settings_values)
+    netguard.install("engine", settings)  # nothing leaves unless the user asked for it
+    EngineService(conn, settings, history).run()
 
 
 def _watch_shutdown() -> IO[str] | None:
@@ -227,6 +231,9 @@ class EngineService:
         elif isinstance(command, NewConversation):
             (voice or text).stop_speaking()
             self.assistant.reset()
+        elif isinstance(command, Resume):
+            (voice or text).stop_speaking()
+            self.assistant.restore(command.messages)
 
     def _close(self) -> None:
         for part in (self.voice, self.text):

@@ -54,11 +54,20 @@ class NewConversation:
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Carry on a saved conversation: these exchanges become the conversation so far."""
+
+    messages: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
 class Shutdown:
     """Close the devices, free the models and exit."""
 
 
-Command = Ask | Press | Release | StopReply | SetHandsFree | Tune | NewConversation | Shutdown
+Command = (
+    Ask | Press | Release | StopReply | SetHandsFree | Tune | NewConversation | Resume | Shutdown
+)
 
 # -- events: engine -> window (besides desktop.engine.events) ------------------------------
 

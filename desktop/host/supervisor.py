@@ -1,7 +1,9 @@
 """The window's side of the pipe: start the engine process, watch it, restart it.
 
 The host keeps the conversation (every finished exchange) so that an engine
-that died can be started again where it left off. An engine that dies again
+that died can be started again where it left off, and hands each finished turn
+to the history recorder here, in the window's process, which outlives an engine
+crash. An engine that dies again
 and again is given up on, with a message, instead of looping forever.
 """
 
@@ -20,12 +22,14 @@ from multiprocessing.connection import Connection
 from desktop.config import Settings
 from desktop.engine.events import TurnResult
 from desktop.engine.llm import Message
+from desktop.history.recorder import Recorder
 from desktop.host.engine_process import serve
 from desktop.host.messages import (
     Command,
     EngineGaveUp,
     EngineRestarted,
     NewConversation,
+    Resume,
     Shutdown,
 )
 
@@ -62,6 +66,7 @@ class EngineHost:
         self.on_event = on_event
         self.debug = debug
         self.history: list[Message] = []
+        self.recorder: Recorder | None = None  # set by the window; None saves nothing
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
@@ -93,6 +98,10 @@ class EngineHost:
         """Hand a command to the engine; lost if the engine is dead (it is restarting)."""
         if isinstance(command, NewConversation):
             self.history.clear()
+            if self.recorder is not None:
+                self.recorder.new()
+        elif isinstance(command, Resume):
+            self.history = list(command.messages)
         with self._lock:
             conn = self._conn
             if conn is None:
@@ -169,6 +178,8 @@ class EngineHost:
                     {"role": "user", "content": event.transcript},
                     {"role": "assistant", "content": event.reply},
                 ]
+                if self.recorder is not None:
+                    self.recorder.record(event)
             self.on_event(event)
         with self._lock:  # only one thread may wait for (reap) a process
             if gen != self._generation or self._closing:

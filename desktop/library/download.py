@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from desktop import paths
+from desktop import netguard, paths
 from desktop.errors import Cancelled, ModelError, OutputError, ParleyError
 from desktop.library.catalog import CatalogEntry
 
@@ -96,7 +96,9 @@ def download(
     repo = _require_hub(entry)
     _check_names(entry)
     folder = entry.folder
-    with _claim(folder):
+    # Always user-started (parley models download, the model manager): let the hub
+    # and the CDN it redirects to through the offline guard, each connection recorded.
+    with netguard.allowing(f"download of {entry.id}"), _claim(folder):
         _make_folder(folder)
         remotes = [_metadata(entry, repo, file) for file in entry.files]
         record = _read_record(folder)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -45,6 +46,8 @@ from desktop.engine.events import (
     TurnResult,
 )
 from desktop.errors import ConfigError, ModelError
+from desktop.history.recorder import Recorder
+from desktop.history.store import Conversation, HistoryError
 from desktop.host.messages import (
     Ask,
     EngineGaveUp,
@@ -55,6 +58,7 @@ from desktop.host.messages import (
     Press,
     Ready,
     Release,
+    Resume,
     SetHandsFree,
     StopReply,
     Tune,
@@ -64,11 +68,13 @@ from desktop.ui.bridge import EngineBridge
 from desktop.ui.captions import CaptionView
 from desktop.ui.chat_view import ChatView
 from desktop.ui.first_run import FirstRunPage
+from desktop.ui.history_panel import HistoryPanel
 from desktop.ui.icons import app_icon
 from desktop.ui.tray import Tray
 from desktop.ui.voice_bar import VoiceBar
 
 log = logging.getLogger(__name__)
+
 
 def _is_model_file(path: str) -> bool:
     return bool(path) and Path(path).suffix.lower() in (".gguf", ".onnx")
@@ -101,8 +107,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Parley")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)  # drop a model file to import it
-        self.resize(760, 680)
+        self.resize(1000, 680)
         self._build()
+        self.recorder = Recorder.open(settings.keep_history, self._history_problem)
+        self.bridge.host.recorder = self.recorder
+        self._build_history()
         self._build_menus()
         self.tray = Tray(self) if Tray.available() else None
         if self.tray is not None:
@@ -134,7 +143,9 @@ class MainWindow(QMainWindow):
         self.voice_bar.hands_free_changed.connect(self.set_hands_free)
         self.input = QLineEdit()
         self.input.setObjectName("question")
-        self.input.setPlaceholderText("Type a question and press Enter (Space on an empty box: talk)")
+        self.input.setPlaceholderText(
+            "Type a question and press Enter (Space on an empty box: talk)"
+        )
         self.input.setAccessibleName("Question")
         self.input.returnPressed.connect(self.send_typed)
         self.send_button = QPushButton("Send")
@@ -169,6 +180,24 @@ class MainWindow(QMainWindow):
         if self.settings.caption_mode:
             self.pages.setCurrentWidget(self.captions)
 
+    def _build_history(self) -> None:
+        self.history = HistoryPanel(self.recorder.store)
+        self.history.open_requested.connect(self.continue_conversation)
+        self.history.failed.connect(lambda message: self.banner.show_error(message))
+        self.history_dock = QDockWidget("Conversations", self)
+        self.history_dock.setObjectName("history_dock")
+        self.history_dock.setWidget(self.history)
+        self.history_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        self.resizeDocks([self.history_dock], [250], Qt.Orientation.Horizontal)
+
+    def _history_problem(self, message: str) -> None:
+        """The history could not be opened or written: say so once; talking goes on."""
+        self.banner.show_error(sentence(message))
+
     def _build_menus(self) -> None:
         def action(menu, text, slot, shortcut=None, checkable=False):  # noqa: ANN001, ANN202
             item = QAction(text, self, checkable=checkable)
@@ -179,18 +208,28 @@ class MainWindow(QMainWindow):
             return item
 
         conversation = self.menuBar().addMenu("&Conversation")
-        action(conversation, "&New conversation", self.new_conversation, QKeySequence.StandardKey.New)
+        action(
+            conversation, "&New conversation", self.new_conversation, QKeySequence.StandardKey.New
+        )
         action(conversation, "&Stop reply", self.stop_reply, Qt.Key.Key_Escape)
         action(conversation, "&Type a question", self.input.setFocus, "Ctrl+L")
         conversation.addSeparator()
         action(conversation, "&Models…", self.open_models, "Ctrl+M")
         settings = action(conversation, "S&ettings…", self.open_settings)
         settings.setShortcuts(
-            [QKeySequence("Ctrl+,"), *QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)]
+            [
+                QKeySequence("Ctrl+,"),
+                *QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences),
+            ]
         )
         conversation.addSeparator()
         action(conversation, "&Quit", self.close, "Ctrl+Q")
         view = self.menuBar().addMenu("&View")
+        conversations = self.history_dock.toggleViewAction()
+        conversations.setText("C&onversations")
+        conversations.setShortcut(QKeySequence("Ctrl+H"))
+        view.addAction(conversations)
+        action(view, "&Search conversations", self.search_history, QKeySequence.StandardKey.Find)
         self.caption_action = action(
             view, "&Caption mode", self.set_caption_mode, "Ctrl+Shift+C", checkable=True
         )
@@ -200,6 +239,7 @@ class MainWindow(QMainWindow):
         action(view, "&Smaller text", lambda: self.change_text_size(-4), "Ctrl+-")
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "Open &log folder", self.open_log_folder)
+        action(help_menu, "&Network activity…", self.show_network_activity)
         action(help_menu, "&About Parley", self.about)
 
     # -- engine ---------------------------------------------------------------------------
@@ -240,6 +280,8 @@ class MainWindow(QMainWindow):
         elif isinstance(event, TurnResult):
             self.chat.finish_reply(event.timings, "stopped" if event.cancelled else "")
             self.captions.reply_done()
+            self.history.current_id = self.recorder.conversation_id
+            self.history.refresh()
             self.turn_finished.emit(event)
         elif isinstance(event, Loading):
             self.status_text.setText(sentence(event.message) + "…")
@@ -320,9 +362,48 @@ class MainWindow(QMainWindow):
 
     def new_conversation(self) -> None:
         self.bridge.send(NewConversation())
+        self._clear_conversation()
+        self.setWindowTitle("Parley")
+        self.history.current_id = None
+        self.history.refresh()
+
+    def continue_conversation(self, conversation_id: int) -> None:
+        """Show a saved conversation and carry it on: the engine gets its exchanges."""
+        try:
+            conversation = self.recorder.resume(conversation_id)
+        except HistoryError as exc:
+            self.banner.show_error(exc.message, exc.hint)
+            return
+        self.bridge.send(Resume(conversation.messages()))
+        self._show_saved(conversation)
+        self.history.current_id = conversation.id
+        self.history.refresh()
+        self.input.setFocus()
+
+    def search_history(self) -> None:
+        self.history_dock.show()
+        self.history.search.setFocus()
+        self.history.search.selectAll()
+
+    def _clear_conversation(self) -> None:
+        self._typed.clear()
         self.chat.clear()
         self.captions.lines.clear()
         self.captions.heard("")
+
+    def _show_saved(self, conversation: Conversation) -> None:
+        self._clear_conversation()
+        for turn in conversation.turns:
+            self.chat.add_user(turn.question)
+            self.captions.user_said(turn.question)
+            if turn.reasoning:
+                self.chat.add_token(turn.reasoning, reasoning=True)
+            if turn.reply:
+                self.chat.add_token(turn.reply)
+                self.captions.parley_writes(turn.reply)
+            self.chat.finish_reply({}, "stopped" if turn.cancelled else "")
+            self.captions.reply_done()
+        self.setWindowTitle(f"{conversation.title} — Parley")
 
     def set_hands_free(self, on: bool) -> None:
         self.bridge.send(SetHandsFree(on))
@@ -340,12 +421,16 @@ class MainWindow(QMainWindow):
         from desktop.engine import registry
         from desktop.ui.settings_dialog import SettingsDialog, needs_engine_restart
 
-        dialog = SettingsDialog(self.settings, registry.all_models(), self.inputs, self.outputs, self)
+        dialog = SettingsDialog(
+            self.settings, registry.all_models(), self.inputs, self.outputs, self
+        )
         if not dialog.exec():
             return
         old, new = self.settings, dialog.result_settings()
         if not self._save(new):
             return
+        if new.keep_history != old.keep_history:
+            self._set_recorder(Recorder.open(new.keep_history, self._history_problem))
         self.voice_bar.hands_free.blockSignals(True)
         self.voice_bar.hands_free.setChecked(new.hands_free)
         self.voice_bar.hands_free.blockSignals(False)
@@ -407,6 +492,12 @@ class MainWindow(QMainWindow):
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir())))
 
+    def show_network_activity(self) -> None:
+        """What, if anything, left this device (the offline guard's record)."""
+        from desktop.ui.network_dialog import NetworkDialog
+
+        NetworkDialog(self).exec()
+
     def about(self) -> None:
         QMessageBox.about(
             self,
@@ -426,6 +517,12 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.bridge.host.settings = settings
         return True
+
+    def _set_recorder(self, recorder: Recorder) -> None:
+        old, self.recorder = self.recorder, recorder
+        self.bridge.host.recorder = recorder
+        self.history.set_store(recorder.store)
+        old.close()
 
     def _show_page(self) -> None:
         self.pages.setCurrentWidget(self.captions if self.settings.caption_mode else self.chat)
@@ -468,4 +565,5 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         self.bridge.stop()
+        self.recorder.close()
         super().closeEvent(event)

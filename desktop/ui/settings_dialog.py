@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 # The engine applies these while running (the Tune and SetHandsFree messages).
 LIVE_FIELDS = frozenset({"temperature", "max_tokens", "system_prompt", "hands_free"})
 # Only the window uses these; the engine never sees them.
-WINDOW_FIELDS = frozenset({"caption_mode", "caption_size"})
+WINDOW_FIELDS = frozenset({"caption_mode", "caption_size", "keep_history"})
 
 STARTER_LABEL = "Starter model"
 SYSTEM_DEFAULT_LABEL = "System default"
@@ -324,12 +324,20 @@ class SettingsDialog(QDialog):
         prompt.addWidget(self.system_prompt)
         prompt.addWidget(self.reset_prompt)
 
+        self.keep_history = _check(
+            "keep_history", "Save c&onversations to the history on this device"
+        )
+        self.keep_history.setToolTip(
+            "Each turn is saved as it finishes (View > Conversations lists them); "
+            "off: nothing new is written"
+        )
         form = QFormLayout()
         self._row(form, "&Temperature:", self.temperature)
         self._row(form, "&Max tokens per answer:", self.max_tokens)
         self._row(form, "Conte&xt size:", self.context_size)
         self._row(form, "S&ystem prompt:", self.system_prompt, prompt)
         self._order.append(self.reset_prompt)
+        self._row(form, None, self.keep_history)
         return self._group("Answers", form)
 
     def _performance_section(self) -> QGroupBox:
@@ -434,6 +442,7 @@ class SettingsDialog(QDialog):
         self.context_size.setValue(settings.context_size)
         self.max_tokens.setValue(settings.max_tokens)
         self.system_prompt.setPlainText(settings.system_prompt)
+        self.keep_history.setChecked(settings.keep_history)
         self.threads.setMaximum(max(THREADS_MAX, settings.threads))
         self.threads.setValue(settings.threads)
         self.stt_short_window.setChecked(settings.stt_short_window)
@@ -455,6 +464,7 @@ class SettingsDialog(QDialog):
             "max_tokens": self.max_tokens.value(),
             "context_size": self.context_size.value(),
             "system_prompt": self.system_prompt.toPlainText(),
+            "keep_history": self.keep_history.isChecked(),
             "threads": self.threads.value(),
             "stt_short_window": self.stt_short_window.isChecked(),
             "remote_url": self.remote_url.text().strip(),

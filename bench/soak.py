@@ -1,0 +1,243 @@
+"""Soak: many voice turns through the app's real engine process, watching for leaks,
+crashes and latency drift.
+
+    python bench/soak.py [--turns N] [--reset-every K] [--max-reply-s S] [--json]
+
+Set-up as the window runs it: the engine in its supervised child process
+(desktop.host.EngineHost), hands-free with echo cancellation, listening to a
+private PulseAudio server's virtual microphone (tests/audio_server.py) with
+the speaker leaking back into it at -10 dB, 40 ms late; every finished turn is
+saved to a history database, as the window does. Spoken questions (espeak-ng)
+are played into the microphone in real time, one after another.
+
+Per turn: play a question, wait for its answer, press Stop if Parley is still
+speaking S seconds (default 2) after it began, wait until the engine is idle,
+then read the engine process's memory from /proc. The conversation starts anew
+every K turns (default 10), as a user changing topic would; with K=0 it never
+does and the model's context fills and is trimmed (slower turns: see README).
+
+Figures:
+- crashes: engine deaths (the supervisor restarted it, or gave up).
+- rss_peak_mb, rss_final_mb: the engine process's VmHWM and last VmRSS.
+- rss_growth_mb: final VmRSS minus VmRSS after the warm-up (the first tenth).
+- p95_first_ms, p95_last_ms: 95th percentile voice-to-voice of the first and
+  last tenth of the turns, on the wall clock: from the moment the question's
+  playback finished (paplay returned) to the engine's "speaking" state (its
+  first audio handed to the output stream). drift_pct compares the two.
+- unanswered: questions with no answer in 20 s; self_triggered: turns no
+  question accounts for (Parley hearing itself).
+Targets for 300 turns: 0 crashes, growth < 30 MB, drift within 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import spoken_corpus  # noqa: E402
+from bench.turn import percentile  # noqa: E402
+from desktop.config import Settings  # noqa: E402
+from desktop.engine.events import Failure, State, TurnResult  # noqa: E402
+from desktop.history.recorder import Recorder  # noqa: E402
+from desktop.history.store import HistoryStore  # noqa: E402
+from desktop.host.messages import (  # noqa: E402
+    EngineGaveUp,
+    EngineRestarted,
+    LoadFailed,
+    NewConversation,
+    Ready,
+    StopReply,
+)
+from tests.audio_server import VirtualAudio, refresh_portaudio  # noqa: E402
+
+TARGETS = {"crashes": 0, "rss_growth_mb": 30.0, "drift_pct": 10.0}
+ANSWER_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 120.0
+QUIET_S = 0.5
+GAP_S = 0.3
+
+
+def proc_status_mb(pid: int, field: str) -> float:
+    """VmRSS or VmHWM of a process, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+class Watch:
+    """The engine's events as the soak needs them, from the host's reader thread."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, object]] = []
+        self.lock = threading.Lock()
+        self.crashes = 0
+        self.gave_up = False
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, EngineRestarted | EngineGaveUp):
+            self.crashes += 1
+            self.gave_up = self.gave_up or isinstance(event, EngineGaveUp)
+        if isinstance(event, State | TurnResult | Ready | LoadFailed | Failure | EngineGaveUp):
+            with self.lock:
+                self.events.append((time.perf_counter(), event))
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.events)
+
+    def since(self, mark: int, kind: type) -> list[tuple[float, object]]:
+        with self.lock:
+            return [(t, e) for t, e in self.events[mark:] if isinstance(e, kind)]
+
+    def state(self) -> str:
+        with self.lock:
+            states = [e.name for _, e in self.events if isinstance(e, State)]
+        return states[-1] if states else ""
+
+
+def wait_ready(watch: Watch) -> None:
+    deadline = time.perf_counter() + READY_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        if watch.since(0, LoadFailed):
+            raise SystemExit(f"soak: the engine could not load: {watch.since(0, LoadFailed)}")
+        ready = watch.since(0, Ready)
+        if ready:
+            if not ready[-1][1].voice:
+                raise SystemExit("soak: the engine found no microphone on the virtual server")
+            return
+        time.sleep(0.05)
+    raise SystemExit("soak: the engine was not ready in time")
+
+
+def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: float) -> dict:
+    mark = watch.mark()
+    audio.play_into_mic(clip, block=True)
+    ended = time.perf_counter()
+    spoke_at = stopped = None
+    deadline = ended + ANSWER_TIMEOUT_S
+    while time.perf_counter() < deadline and not watch.gave_up:
+        speaking = [t for t, e in watch.since(mark, State) if e.name == "speaking"]
+        if speaking and spoke_at is None:
+            spoke_at = speaking[0]
+        if spoke_at and not stopped and time.perf_counter() - spoke_at > max_reply_s:
+            host.send(StopReply())
+            stopped = True
+        answered = watch.since(mark, TurnResult)
+        if answered and watch.state() in ("idle", "listening"):
+            break
+        time.sleep(0.02)
+    answers = watch.since(mark, TurnResult)
+    time.sleep(QUIET_S)
+    return {
+        "voice_to_voice_ms": None if spoke_at is None else round((spoke_at - ended) * 1000, 1),
+        "answered": bool(answers),
+        "turns": len(watch.since(mark, TurnResult)),
+        "stopped": bool(stopped),
+        "answer": answers[0][1].reply if answers else None,
+    }
+
+
+def run(turns: int, reset_every: int, max_reply_s: float, scratch: Path) -> dict:
+    from desktop.host.supervisor import EngineHost
+
+    clips = spoken_corpus(scratch)
+    os.environ["PARLEY_HOME"] = str(scratch / "home")
+    settings = Settings(temperature=0.0, hands_free=True, echo_cancellation=True)
+    audio = VirtualAudio().start()
+    host = None
+    try:
+        os.environ.update(audio.env)
+        refresh_portaudio()
+        watch = Watch()
+        host = EngineHost(settings, watch)
+        problems: list[str] = []
+        host.recorder = Recorder(HistoryStore(scratch / "history.db"), problems.append)
+        with audio.echo_loopback(gain_db=-10.0, latency_ms=40):
+            host.start()
+            wait_ready(watch)
+            time.sleep(1.0)  # room tone for the endpointer
+            warm = max(1, turns // 10)
+            per_turn: list[dict] = []
+            rss_after_warmup = None
+            started = time.perf_counter()
+            for index in range(turns):
+                if watch.gave_up:
+                    break
+                if reset_every and index % reset_every == 0:
+                    host.send(NewConversation())
+                turn = one_turn(audio, host, watch, clips[index % len(clips)], max_reply_s)
+                turn["rss_mb"] = round(proc_status_mb(host.pid, "VmRSS"), 1)
+                per_turn.append(turn)
+                if index + 1 == warm:
+                    rss_after_warmup = turn["rss_mb"]
+                if (index + 1) % 25 == 0:
+                    print(
+                        f"soak: {index + 1}/{turns} turns, engine RSS {turn['rss_mb']:.0f} MB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            elapsed = time.perf_counter() - started
+            peak = proc_status_mb(host.pid, "VmHWM")
+        saved = sum(s.turns for s in host.recorder.store.conversations())
+        host.recorder.close()
+    finally:
+        if host is not None:
+            host.stop()
+        audio.stop()
+    tenth = max(1, len(per_turn) // 10)
+
+    def p95(part: list[dict]) -> float | None:
+        values = [t["voice_to_voice_ms"] for t in part if t["voice_to_voice_ms"] is not None]
+        return round(percentile(values, 95), 1) if values else None
+
+    first, last = p95(per_turn[:tenth]), p95(per_turn[-tenth:])
+    final = per_turn[-1]["rss_mb"] if per_turn else None
+    return {
+        "turns": len(per_turn),
+        "crashes": watch.crashes,
+        "rss_peak_mb": round(peak, 1),
+        "rss_after_warmup_mb": rss_after_warmup,
+        "rss_final_mb": final,
+        "rss_growth_mb": None if final is None else round(final - rss_after_warmup, 1),
+        "p95_first_ms": first,
+        "p95_last_ms": last,
+        "drift_pct": None if not first or last is None else round((last - first) / first * 100, 1),
+        "unanswered": sum(not t["answered"] for t in per_turn),
+        "self_triggered": sum(max(0, t["turns"] - 1) for t in per_turn),
+        "stopped_by_bench": sum(t["stopped"] for t in per_turn),
+        "saved_turns": saved,
+        "history_problems": problems,
+        "reset_every": reset_every,
+        "minutes": round(elapsed / 60, 1),
+        "targets": TARGETS,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--reset-every", type=int, default=10, help="0: one long conversation")
+    parser.add_argument("--max-reply-s", type=float, default=2.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="parley-soak-") as folder:
+        result = run(args.turns, args.reset_every, args.max_reply_s, Path(folder))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for key, value in result.items():
+        print(f"{key:>20}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Conversation history: saved turn by turn in SQLite, listed, searched, exported."""

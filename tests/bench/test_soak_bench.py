@@ -1,0 +1,32 @@
+"""The soak benchmark runs voice turns through the real engine process and reports
+its figures. Asserts the report's shape and what must hold at any length (no crash,
+every question answered and saved), never a time or a memory figure."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.mark.slow
+def test_soak_reports_its_figures():
+    done = subprocess.run(
+        [sys.executable, "bench/soak.py", "--turns", "6", "--reset-every", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for key in ("crashes", "rss_growth_mb", "p95_first_ms", "p95_last_ms"):
+        assert key in report, key
+    assert report["turns"] == 6
+    assert report["crashes"] == 0
+    assert report["unanswered"] == 0
+    assert report["saved_turns"] == 6 + report["self_triggered"]
+    assert report["rss_peak_mb"] >= report["rss_final_mb"] > 100
+    assert report["p95_first_ms"] > 0 and report["p95_last_ms"] > 0

@@ -1,0 +1,131 @@
+"""SIGKILL at random moments while turns are being saved: nothing half-written, nothing
+lost but the turn in flight.
+
+Two levels. The store itself, killed many times over 200 saved turns (fast). And
+the real `parley chat` on the real starter model, killed at random moments during
+200 answered turns (slow suite).
+"""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+TURNS = 200
+
+# Carries on the newest conversation from where the file says it stands, printing the
+# number of each turn once its transaction has committed.
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from desktop.engine.events import TurnResult
+    from desktop.history.recorder import Recorder
+    from desktop.history.store import HistoryStore
+
+    store = HistoryStore(Path(sys.argv[1]))
+    recorder = Recorder(store, on_problem=sys.exit)
+    listed = store.conversations()
+    done = 0
+    if listed:
+        done = len(recorder.resume(listed[0].id).turns)
+    print("ready", flush=True)
+    for n in range(done, int(sys.argv[2])):
+        recorder.record(TurnResult(f"question {n}", f"answer {n} " + "x" * 2000, "", {}, {}))
+        print(n, flush=True)
+    """
+)
+
+
+def saved_questions(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return [row[0] for row in db.execute("SELECT question FROM turns ORDER BY id")]
+    finally:
+        db.close()
+
+
+def confirmed_turns(output: str) -> int:
+    return len(output.split())  # one number a line, printed after each commit
+
+
+def test_sigkill_while_saving_loses_at_most_the_turn_in_flight(tmp_path):
+    path = tmp_path / "history.db"
+    rng = random.Random(7)
+    kills = 0
+    questions: list[str] = []
+    while True:
+        before = len(questions)
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), str(TURNS)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.0, 0.03))  # a turn takes about half a millisecond here
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+            kills += 1
+        output, _ = child.communicate()
+        questions = saved_questions(path)  # also: PRAGMA integrity_check is "ok"
+        confirmed = before + confirmed_turns(output)
+        assert confirmed <= len(questions) <= confirmed + 1, "only the turn in flight may be lost"
+        assert questions == [f"question {n}" for n in range(len(questions))], "no gap, no repeat"
+        if child.returncode == 0:
+            break
+    assert len(questions) == TURNS
+    assert kills >= 3, "the kills should have landed while turns were being saved"
+
+
+@pytest.mark.slow
+def test_sigkill_during_real_chat_turns(tmp_path):
+    """`parley chat` answering with the real model, killed at random; each restart
+    continues the saved conversation."""
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    # A context that holds all 200 short turns: no trimming, so the KV cache is reused.
+    (home / "config" / "settings.toml").write_text(
+        "max_tokens = 12\ntemperature = 0.0\ncontext_size = 16384\n"
+    )
+    env = {**os.environ, "PARLEY_HOME": str(home)}
+    path = home / "data" / "history.db"
+    rng = random.Random(11)
+    kills = 0
+    while True:
+        questions = saved_questions(path) if path.exists() else []
+        args = [sys.executable, "-m", "desktop", "chat"]
+        if questions:
+            args += ["--continue", "1"]
+        remaining = "".join(f"Say the number {n}.\n" for n in range(len(questions), TURNS))
+        child = subprocess.Popen(
+            args, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        child.stdin.write(remaining)
+        child.stdin.close()
+        try:
+            child.wait(timeout=rng.uniform(1.5, 6.0))
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGKILL)
+            kills += 1
+        output = child.stdout.read()
+        child.wait()
+        after = saved_questions(path) if path.exists() else []
+        # Each "you>" prompt after the first follows a turn that was answered and saved.
+        confirmed = len(questions) + max(0, output.count("you> ") - 1)
+        assert confirmed <= len(after) <= confirmed + 1, "only the turn in flight may be lost"
+        assert after == [f"Say the number {n}." for n in range(len(after))]
+        if child.returncode == 0:
+            break
+    assert len(after) == TURNS
+    assert kills >= 3
