@@ -124,3 +124,21 @@ def test_turns_are_saved_even_when_the_engine_dies(qtbot, window):
     ask(qtbot, window, "And of Italy?")
     saved = window.recorder.store.get(window.recorder.conversation_id)
     assert [t.question for t in saved.turns] == ["What is the capital of France?", "And of Italy?"]
+
+
+def test_help_menu_lists_network_activity(qtbot, window, monkeypatch):
+    from desktop.ui.network_dialog import EMPTY_TEXT, NetworkDialog
+
+    shown = []
+    # Stand-in: exec() would block offscreen with no one to close it; record the dialog.
+    monkeypatch.setattr(NetworkDialog, "exec", lambda self: shown.append(self) or 0)
+    (item,) = [
+        a
+        for m in window.menuBar().actions()
+        for a in m.menu().actions()
+        if a.text() == "&Network activity…"
+    ]
+    item.trigger()
+    assert len(shown) == 1
+    labels = [w.text() for w in shown[0].findChildren(type(window.status_text))]
+    assert any(EMPTY_TEXT in text for text in labels), "nothing went out in this test"
