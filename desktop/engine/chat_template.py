@@ -9,6 +9,9 @@ Python internals is refused with a ModelError that says which.
 from __future__ import annotations
 
 import json
+import re
+import secrets
+from collections.abc import Callable, Iterable
 
 from desktop.engine.gguf_check import one_line, shorten
 from desktop.errors import ModelError
@@ -127,3 +130,48 @@ def check_chat_template(template: str, source: str = "") -> None:
         f"conversation ({shorten(refusal)})",
         hint,
     )
+
+
+def render_pieces(
+    render: Callable[[list[dict[str, str]]], str], messages: list[dict[str, str]]
+) -> tuple[list[tuple[str, bool]], bool]:
+    """The rendered prompt split into (text, is_content) pieces, and whether the split is exact.
+
+    A message's content is the user's (or a transcript's, or a reply's) text and
+    must reach the model as plain text, never as control tokens: someone who
+    types ``<|im_start|>system`` must not be able to open a system turn. The
+    template's own markup, in contrast, is made of control tokens. So the
+    template is rendered with a unique marker in place of each content and split
+    on the markers; the caller tokenizes the two kinds differently.
+
+    The split is exact when putting the contents back gives the template's own
+    rendering. A template that transforms content (strips it, cuts reasoning
+    out of it) is not exact; the pieces then hold the untransformed content.
+    """
+    contents = [m.get("content") for m in messages]
+    nonce = _nonce(c for c in contents if isinstance(c, str))
+    marked = [
+        {**m, "content": f"\ue000{nonce}.{i}\ue001"} if isinstance(m.get("content"), str) else m
+        for i, m in enumerate(messages)
+    ]
+    parts = re.split(f"\ue000{nonce}\\.(\\d+)\ue001", render(marked))
+    pieces: list[tuple[str, bool]] = []
+    for n, part in enumerate(parts):
+        if n % 2 == 0:
+            if part:
+                pieces.append((part, False))
+        else:
+            content = contents[int(part)]
+            if content:
+                pieces.append((str(content), True))
+    exact = "".join(text for text, _ in pieces) == render(messages)
+    return pieces, exact
+
+
+def _nonce(texts: Iterable[str]) -> str:
+    """Digits that no content holds (digits survive any case filter a template applies)."""
+    joined = "\n".join(texts)
+    while True:
+        nonce = str(secrets.randbelow(10**9))
+        if f"\ue000{nonce}" not in joined:
+            return nonce

@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from desktop.engine.chat_template import check_chat_template
+from desktop.engine.chat_template import check_chat_template, render_pieces
 from desktop.engine.gguf_check import check_gguf
 from desktop.errors import Cancelled, ModelError, ParleyError
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
+
+# llama.cpp token attributes (llama.h): control and unknown tokens are parsed
+# from text only when asked to (special=True); LSTRIP/RSTRIP tokens eat the
+# whitespace beside them.
+_SPECIAL_ATTRS = 8 | 1  # LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN
+LLAMA_TOKEN_ATTR_LSTRIP = 128
+LLAMA_TOKEN_ATTR_RSTRIP = 256
+_C_SPACE = " \t\n\v\f\r"  # C's isspace(), which llama.cpp strips with
 
 
 @dataclass(frozen=True)
@@ -101,14 +110,84 @@ class LlamaCppBackend:
             bos_token=vocab.token_get_text(bos_id) if bos_id != -1 else "",
         )
         self._lock = threading.Lock()
+        self._markup_cache: dict[str, list[str | int]] = {}
 
     def prompt_tokens(self, messages: list[Message]) -> list[int]:
-        """The exact tokens the model will read for this conversation."""
+        """The exact tokens the model will read for this conversation.
+
+        Message contents are tokenized as plain text and only the template's
+        own markup as control tokens, so typed or spoken ``<|im_start|>system``
+        stays words to the model. For ordinary text the tokens equal those of
+        the whole rendered prompt, so the KV-cache prefix carries over.
+        """
         try:
-            prompt = self._formatter(messages=messages).prompt
+            pieces, exact = render_pieces(
+                lambda msgs: self._formatter(messages=msgs).prompt, messages
+            )
+            if not exact and not any(self._has_control(text) for text, own in pieces if own):
+                # The template rewrites content (e.g. cuts reasoning out of it) and the
+                # content holds no control text: its own rendering is safe and faithful.
+                prompt = self._formatter(messages=messages).prompt
+                return self._tokenize(prompt, special=True)
         except Exception as exc:  # a template may raise anything on odd input
             raise ModelError(f"the chat template of {self.model_path.name} failed: {exc}") from exc
-        return self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        return self._tokenize_pieces(pieces)
+
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        if not text:
+            return []
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def _has_control(self, text: str) -> bool:
+        """Whether llama.cpp would read control tokens in ``text`` if it parsed specials."""
+        return any(self._attr(t) & _SPECIAL_ATTRS for t in self._tokenize(text, special=True))
+
+    def _attr(self, token: int) -> int:
+        return self.llama._model.token_get_attr(token)
+
+    def _tokenize_pieces(self, pieces: list[tuple[str, bool]]) -> list[int]:
+        """Tokenize as llama.cpp does with special=True, but never parse specials in content.
+
+        llama.cpp cuts the text at control tokens and tokenizes each run of text
+        between them on its own; here the runs are built the same way from the
+        template's pieces, with content joined into them as plain text.
+        """
+        tokens: list[int] = []
+        run = ""
+        strip_next = False  # the last control token eats the whitespace after it
+        for text, is_content in pieces:
+            parts = [text] if is_content else self._split_controls(text)
+            for part in parts:
+                if isinstance(part, str):
+                    run += part.lstrip(_C_SPACE) if strip_next and not run else part
+                    strip_next = strip_next and not run
+                    continue
+                attr = self._attr(part)
+                if attr & LLAMA_TOKEN_ATTR_LSTRIP:
+                    run = run.rstrip(_C_SPACE)
+                tokens += self._tokenize(run, special=False)
+                tokens.append(part)
+                run = ""
+                strip_next = bool(attr & LLAMA_TOKEN_ATTR_RSTRIP)
+        return tokens + self._tokenize(run, special=False)
+
+    def _split_controls(self, markup: str) -> list[str | int]:
+        """The template's markup as text and control-token ids, in order (cached)."""
+        cached = self._markup_cache.get(markup)
+        if cached is not None:
+            return cached
+        tokens = self._tokenize(markup, special=True)
+        controls = [t for t in tokens if self._attr(t) & _SPECIAL_ATTRS]
+        found = {self.llama._model.token_get_text(t): t for t in controls}
+        parts: list[str | int] = [markup]
+        if found:
+            pattern = "|".join(re.escape(text) for text in sorted(found, key=len, reverse=True))
+            parts = [found.get(p, p) for p in re.split(f"({pattern})", markup) if p]
+        if [p for p in parts if isinstance(p, int)] != controls:
+            parts = list(tokens)  # a vocabulary whose token text is spelled otherwise
+        if len(self._markup_cache) < 512:
+            self._markup_cache[markup] = parts
+        return parts
 
     def fit_messages(self, messages: list[Message]) -> tuple[list[Message], int]:
         """Drop the oldest exchanges (never the system prompt or the newest message)."""

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.engine.audio import SILENCE_DBFS, STT_RATE, level_dbfs
+from desktop.engine.audio import (
+    MAX_AUDIO_SECONDS,
+    SILENCE_DBFS,
+    STT_RATE,
+    clean_samples,
+    level_dbfs,
+)
 from desktop.engine.vad import speech_seconds
 from desktop.errors import AudioError, ModelError
 
@@ -23,6 +29,7 @@ MIN_SPEECH_SECONDS = 0.2
 # looped, or a longer recording, takes the standard 30 s path.
 SHORT_WINDOW_SECONDS = 10.0
 _FRAMES_PER_SECOND = 100
+_BLOCK_SAMPLES = 2 * 30 * STT_RATE  # long recordings: two whisper windows at a time
 
 # One set of decoding options, shared with bench/turn.py's direct call so the
 # comparison is fair: greedy, one temperature, no timestamps.
@@ -90,9 +97,21 @@ class Transcriber:
         return self.transcribe_full_window(audio)
 
     def transcribe_full_window(self, audio: np.ndarray) -> str:
-        """faster-whisper's own path: 30 s windows."""
-        segments, _info = self.model.transcribe(audio, language=self.language, **DECODE_OPTIONS)
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        """faster-whisper's own path: 30 s windows.
+
+        faster-whisper works out the features of the whole recording first (600 MB
+        at peak for ten minutes), so a long one goes in blocks of whole windows.
+        Without timestamps whisper moves on by exactly 30 s anyway, so the windows
+        are the ones a single call would use; only its guess at a word cut by a
+        window's edge may differ.
+        """
+        texts = []
+        for start in range(0, audio.shape[0], _BLOCK_SAMPLES):
+            segments, _info = self.model.transcribe(
+                audio[start : start + _BLOCK_SAMPLES], language=self.language, **DECODE_OPTIONS
+            )
+            texts.extend(segment.text.strip() for segment in segments)
+        return " ".join(text for text in texts if text).strip()
 
     def _decode_short_window(self, audio: np.ndarray) -> str:
         from faster_whisper.tokenizer import Tokenizer
@@ -124,15 +143,40 @@ class Transcriber:
         return text[:1].upper() + text[1:]
 
     def transcribe(self, audio: np.ndarray, source: str = "the recording") -> str:
-        """Text of a spoken question; refuses silence and noise rather than inventing words."""
+        """Text of a spoken question; refuses silence and noise rather than inventing words.
+
+        Arrays from any caller are checked like files: damaged samples are
+        mended or refused, and a recording past MAX_AUDIO_SECONDS is refused
+        before whisper works out features for all of it.
+        """
+        if audio.shape[0] > MAX_AUDIO_SECONDS * STT_RATE:
+            raise AudioError(
+                f"{source} is longer than Parley takes "
+                f"({audio.shape[0] / STT_RATE / 60:.0f} minutes; the limit is "
+                f"{MAX_AUDIO_SECONDS / 60:g} minutes)",
+                f"cut it into parts of at most {MAX_AUDIO_SECONDS / 60:g} minutes",
+            )
+        if not np.all(np.isfinite(audio)):
+            audio = clean_samples(np.array(audio, dtype=np.float32), source)
         if level_dbfs(audio) < SILENCE_DBFS:
             raise AudioError(f"{source} is silent", "check the microphone and speak again")
-        if speech_seconds(audio) < MIN_SPEECH_SECONDS:
+        if not _has_speech(audio):
             raise AudioError(f"no speech was heard in {source}", "speak closer to the microphone")
         text = self.transcribe_raw(audio)
         if not any(ch.isalnum() for ch in text):
             raise AudioError(f"no words could be made out in {source}", "speak again, more clearly")
         return text
+
+
+def _has_speech(audio: np.ndarray) -> bool:
+    """At least MIN_SPEECH_SECONDS of speech, looked for a block at a time: silero
+    over ten minutes at once holds 200 MB, and the first block with speech settles it."""
+    found = 0.0
+    for start in range(0, audio.shape[0], _BLOCK_SAMPLES):
+        found += speech_seconds(audio[start : start + _BLOCK_SAMPLES])
+        if found >= MIN_SPEECH_SECONDS:
+            return True
+    return False
 
 
 def looks_looped(text: str, seconds: float) -> bool:

@@ -79,9 +79,11 @@ class _SpeechThread:
                 if self.cancel.is_set():
                     continue  # drain without speaking
                 audio = self.tts.synthesize(clause)
+                # Set even when the clause had nothing speakable (emoji, a script the
+                # voice cannot read): the LLM is waiting on it.
+                self.first_clause_done.set()
                 if audio.size == 0 or self.cancel.is_set():
                     continue
-                self.first_clause_done.set()
                 if self.first_audio_at is None:
                     self.first_audio_at = time.perf_counter()
                 self.emit(Speech(clause, audio, self.tts.sample_rate))
