@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -88,10 +89,39 @@ def test_sigkill_while_saving_loses_at_most_the_turn_in_flight(tmp_path):
     assert kills >= 3, "the kills should have landed while turns were being saved"
 
 
+class OutputReader:
+    """Collects a child's stdout on a thread, so the test can wait for prompts."""
+
+    def __init__(self, stream) -> None:
+        self.text = ""
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        while chunk := os.read(stream.fileno(), 4096):
+            with self._lock:
+                self.text += chunk.decode("utf-8", "replace")
+
+    def prompts(self) -> int:
+        with self._lock:
+            return self.text.count("you> ")
+
+    def finish(self) -> str:
+        self._thread.join(30)
+        return self.text
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_sigkill_during_real_chat_turns(tmp_path):
     """`parley chat` answering with the real model, killed at random; each restart
-    continues the saved conversation."""
+    continues the saved conversation.
+
+    Each run is killed at a random moment of a random turn (counted by its prompts,
+    not by the clock, so a slow machine still makes progress): during the
+    answer, during the save, or between turns.
+    """
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     # A context that holds all 200 short turns: no trimming, so the KV cache is reused.
@@ -109,17 +139,24 @@ def test_sigkill_during_real_chat_turns(tmp_path):
             args += ["--continue", "1"]
         remaining = "".join(f"Say the number {n}.\n" for n in range(len(questions), TURNS))
         child = subprocess.Popen(
-            args, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            args, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        child.stdin.write(remaining)
+        reader = OutputReader(child.stdout)
+        child.stdin.write(remaining.encode())
         child.stdin.close()
-        try:
-            child.wait(timeout=rng.uniform(1.5, 6.0))
-        except subprocess.TimeoutExpired:
+        # The prompt of turn k shows once turn k-1 is answered and saved; the k-th
+        # question is then already waiting on stdin, so a kill soon after lands in it.
+        doomed_turn = rng.randint(1, 12)
+        deadline = time.monotonic() + 300
+        while reader.prompts() < doomed_turn and child.poll() is None:
+            assert time.monotonic() < deadline, "parley chat stopped answering"
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.5))  # a 12-token answer takes a few tenths of a second
+        if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             kills += 1
-        output = child.stdout.read()
         child.wait()
+        output = reader.finish()
         after = saved_questions(path) if path.exists() else []
         # Each "you>" prompt after the first follows a turn that was answered and saved.
         confirmed = len(questions) + max(0, output.count("you> ") - 1)
