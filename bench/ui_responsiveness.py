@@ -98,7 +98,9 @@ def main() -> int:
     else:
         print(f"GUI event-loop stalls (5 ms timer, Qt {result['platform']}, {result['turns']}):")
         for phase, stall in result["phases"].items():
-            print(f"  {phase:8} worst stall {stall['max_stall_ms']:6.1f} ms  ({stall['ticks']} ticks)")
+            print(
+                f"  {phase:8} worst stall {stall['max_stall_ms']:6.1f} ms  ({stall['ticks']} ticks)"
+            )
         verdict = "ok" if result["max_stall_ms"] <= TARGET_MS else "MISSED"
         print(f"  max_stall_ms {result['max_stall_ms']:.1f}   target <= {TARGET_MS} ms  {verdict}")
     return 0
@@ -151,7 +153,10 @@ def measure(rounds: int, audio, home: Path) -> dict:  # noqa: ANN001
     meter.timer.stop()
     window.close()
     phases = {
-        phase: {"max_stall_ms": round(meter.worst.get(phase, 0.0), 1), "ticks": meter.ticks.get(phase, 0)}
+        phase: {
+            "max_stall_ms": round(meter.worst.get(phase, 0.0), 1),
+            "ticks": meter.ticks.get(phase, 0),
+        }
         for phase in ("loading", "turn", "idle")
     }
     return {

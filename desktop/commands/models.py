@@ -1,13 +1,13 @@
 """``parley models``: the catalog, what is installed, downloads, imports, fit advice.
 
-    parley models [list]          what is installed and what the catalog offers
-    parley models search TEXT     catalog entries matching every word
-    parley models download ID     fetch a catalog model, verified, with progress
-    parley models add PATH        check a model file and copy it in
-    parley models remove ID|NAME  delete a downloaded or added model
-    parley models verify          re-check every installed model
-    parley models recommend       a matched set for this device
-    parley models default ID|PATH use it from now on
+parley models [list]          what is installed and what the catalog offers
+parley models search TEXT     catalog entries matching every word
+parley models download ID     fetch a catalog model, verified, with progress
+parley models add PATH        check a model file and copy it in
+parley models remove ID|NAME  delete a downloaded or added model
+parley models verify          re-check every installed model
+parley models recommend       a matched set for this device
+parley models default ID|PATH use it from now on
 """
 
 from __future__ import annotations
@@ -210,7 +210,9 @@ def _verify(args: argparse.Namespace) -> int:
             continue
         found = verify(entry)
         problems += len(found)
-        print(f"{'ok' if not found else 'BAD':<4} {entry.id}" + "".join(f"\n     {p}" for p in found))
+        print(
+            f"{'ok' if not found else 'BAD':<4} {entry.id}" + "".join(f"\n     {p}" for p in found)
+        )
     for model in registry.user_models():
         if model.role != "llm":
             continue
@@ -228,13 +230,13 @@ def _recommend(args: argparse.Namespace) -> int:
 
     here = device()
     chosen = recommend(load_catalog(), here, target_v2v_ms=args.target_ms, language=args.language)
-    print(
-        f"This device: {here.cores} cores, {here.available_mb} MB free of {here.total_mb} MB."
-    )
+    print(f"This device: {here.cores} cores, {here.available_mb} MB free of {here.total_mb} MB.")
     for role in ("llm", "stt", "tts"):
         entry = chosen[role]
         print(f"  {ROLE_NAMES[role]:<15} {entry.id:<34} {entry.name}")
-    need = pipeline_ram_mb(chosen["llm"], chosen["stt"], chosen["tts"], load_settings().context_size)
+    need = pipeline_ram_mb(
+        chosen["llm"], chosen["stt"], chosen["tts"], load_settings().context_size
+    )
     print(f"Together about {need} MB of memory. Download each with `parley models download ID`.")
     return 0
 

@@ -287,9 +287,7 @@ class VoiceLoop:
             self._speculative = self._stt.submit(self._early_transcript, event.audio)
         elif isinstance(event, UtteranceEnded):
             self._questions.put(
-                _Question(
-                    now, self._speech_began_at, audio=event.audio, early=self._speculative
-                )
+                _Question(now, self._speech_began_at, audio=event.audio, early=self._speculative)
             )
             self._speculative = None
         elif isinstance(event, UtteranceDropped):

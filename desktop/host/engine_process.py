@@ -112,7 +112,9 @@ class TextTurns:
                 self.emit(event)
 
             try:
-                self.assistant.run_turn(text=text, speak=speak, cancel=self._cancel, on_event=on_event)
+                self.assistant.run_turn(
+                    text=text, speak=speak, cancel=self._cancel, on_event=on_event
+                )
             except ParleyError as exc:
                 self.emit(Failure(exc.message, exc.hint))
             except Exception as exc:  # a bug must not end the conversation

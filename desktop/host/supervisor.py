@@ -165,7 +165,9 @@ class EngineHost:
             process.join(2)
         conn.close()
 
-    def _read(self, conn: Connection, process: multiprocessing.process.BaseProcess, gen: int) -> None:
+    def _read(
+        self, conn: Connection, process: multiprocessing.process.BaseProcess, gen: int
+    ) -> None:
         while True:
             try:
                 event = conn.recv()

@@ -105,9 +105,7 @@ class CaptionView(QScrollArea):
     def apply_theme(self) -> None:
         self.colors = palette_for(dark_theme())
         background = self.colors["background"]
-        self.setStyleSheet(
-            f"#captions, #caption_page {{ background: {background}; }}"
-        )
+        self.setStyleSheet(f"#captions, #caption_page {{ background: {background}; }}")
         for label, scale in ((self.history, 1.0), (self.live, 1.0)):
             font = QFont(label.font())
             font.setPointSize(round(self.size * scale))

@@ -143,8 +143,13 @@ class ModelManager(QDialog):
         self.import_button = self._button("&Import a file…", "import", self.import_file)
         close = self._button("Close", "close", self.reject)
         buttons = QHBoxLayout()
-        for button in (self.download_button, self.pause_button, self.use_button,
-                       self.remove_button, self.import_button):
+        for button in (
+            self.download_button,
+            self.pause_button,
+            self.use_button,
+            self.remove_button,
+            self.import_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(close)
@@ -278,7 +283,9 @@ class ModelManager(QDialog):
         entry = self.selected()
         if entry is None:
             return
-        self.settings = self.settings.replace(**{SETTING_FOR_ROLE[entry.role]: setting_value(entry)})
+        self.settings = self.settings.replace(
+            **{SETTING_FOR_ROLE[entry.role]: setting_value(entry)}
+        )
         self.settings_chosen.emit(self.settings)
         self.message.setText(f"Parley now uses {entry.name}.")
         self.refresh()

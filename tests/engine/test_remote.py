@@ -35,9 +35,22 @@ class LlamaServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048"],
-            stdout=subprocess.DEVNULL, stderr=self.log, text=True,
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--n_ctx",
+                "2048",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            text=True,
         )  # fmt: skip (a file, not a pipe: llama.cpp's load log would fill a pipe and block it)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -120,7 +133,9 @@ def test_an_unreachable_server_falls_back_with_a_clear_message(fresh):
     assert "Paris" in result.reply
     again = []
     parley.run_turn(text="And of Germany?", on_event=again.append)  # not retried at once
-    assert any("answering with the local model" in e.message for e in again if isinstance(e, Notice))
+    assert any(
+        "answering with the local model" in e.message for e in again if isinstance(e, Notice)
+    )
 
 
 def test_health_names_the_problem():

@@ -17,9 +17,7 @@ def test_events_from_another_thread_arrive_in_order_on_the_gui_thread(qtbot):
         threads.add(threading.current_thread())
 
     bridge.event.connect(on_event)
-    worker = threading.Thread(
-        target=lambda: [bridge.event.emit(Token(str(i))) for i in range(500)]
-    )
+    worker = threading.Thread(target=lambda: [bridge.event.emit(Token(str(i))) for i in range(500)])
     worker.start()
     worker.join()
     qtbot.waitUntil(lambda: len(received) == 500)

@@ -60,9 +60,11 @@ def test_typed_turn_streams_the_reply_into_the_conversation(qtbot, window):
     seen = Seen(window)
     grew = []
     window.bridge.event.connect(
-        lambda e: grew.append(window.chat.reply.text if window.chat.reply else "")
-        if isinstance(e, Token)
-        else None
+        lambda e: (
+            grew.append(window.chat.reply.text if window.chat.reply else "")
+            if isinstance(e, Token)
+            else None
+        )
     )
     with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as done:
         type_question(qtbot, window, "What is the capital of France?")
@@ -173,8 +175,13 @@ def test_keyboard_alone_reaches_every_control(qtbot, window):
         widget = QApplication.focusWidget()
     # Stop is disabled while nothing plays, and the mic with no microphone here.
     assert order[:2] == ["question", "send"]
-    for control in (window.input, window.send_button, window.voice_bar.mic,
-                    window.voice_bar.hands_free, window.voice_bar.stop_button):
+    for control in (
+        window.input,
+        window.send_button,
+        window.voice_bar.mic,
+        window.voice_bar.hands_free,
+        window.voice_bar.stop_button,
+    ):
         assert control.accessibleName() or control.text(), control.objectName()
     with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as done:
         type_question(qtbot, window, "Say hello.")
@@ -226,8 +233,11 @@ def drop_file(window, path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     event = QDropEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime,
-        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(event)
 

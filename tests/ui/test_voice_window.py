@@ -26,14 +26,18 @@ def voice_window(qtbot, parley_home, virtual_audio):
         window.close()
 
 
-def test_hands_free_voice_turn_shows_captions_and_the_reply(qtbot, voice_window, virtual_audio, say):
+def test_hands_free_voice_turn_shows_captions_and_the_reply(
+    qtbot, voice_window, virtual_audio, say
+):
     window = voice_window(hands_free=True)
     seen = Seen(window)
     captions = []
     window.bridge.event.connect(
-        lambda e: captions.append(window.voice_bar.caption.text())
-        if isinstance(e, Transcript) and not e.final
-        else None
+        lambda e: (
+            captions.append(window.voice_bar.caption.text())
+            if isinstance(e, Transcript) and not e.final
+            else None
+        )
     )
     question = say("Could you tell me what the capital city of France is?", "capital-city")
     with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as done:

@@ -12,7 +12,12 @@ def test_reasoning_is_folded_away_until_asked_for(qtbot):
     qtbot.addWidget(chat)
     chat.show()
     chat.add_user("Is 7 prime?")
-    pieces = [("Check divisors", True), (" 2 and 3.", True), ("Yes,", False), (" 7 is prime.", False)]
+    pieces = [
+        ("Check divisors", True),
+        (" 2 and 3.", True),
+        ("Yes,", False),
+        (" 7 is prime.", False),
+    ]
     for piece, thinking in pieces:
         chat.add_token(piece, thinking)
     reply = chat.reply
