@@ -33,6 +33,8 @@ _SPECIAL_ATTRS = 8 | 1  # LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN
 LLAMA_TOKEN_ATTR_LSTRIP = 128
 LLAMA_TOKEN_ATTR_RSTRIP = 256
 _C_SPACE = " \t\n\v\f\r"  # C's isspace(), which llama.cpp strips with
+# A full context is trimmed to this share of itself (see fit_messages).
+TRIM_TO = 0.75
 
 
 @dataclass(frozen=True)
@@ -190,14 +192,24 @@ class LlamaCppBackend:
         return parts
 
     def fit_messages(self, messages: list[Message]) -> tuple[list[Message], int]:
-        """Drop the oldest exchanges (never the system prompt or the newest message)."""
+        """Drop the oldest exchanges (never the system prompt or the newest message).
+
+        Once the context is full, trimming goes down to TRIM_TO of it rather than
+        just under the limit: every drop shifts the whole conversation, so llama.cpp
+        must read all of it again. Dropping one exchange a turn would cost that on
+        every turn of a long session; this way the next several turns only append.
+        """
         budget = self.context_size - self.sampling.max_tokens
         kept = list(messages)
+        if len(self.prompt_tokens(kept)) <= budget:
+            return kept, 0
+        target = int(budget * TRIM_TO)
         dropped = 0
-        while len(self.prompt_tokens(kept)) > budget:
+        while (size := len(self.prompt_tokens(kept))) > target:
             first = 1 if kept and kept[0]["role"] == "system" else 0
             if len(kept) - first <= 1:
-                size = len(self.prompt_tokens(kept))
+                if size <= budget:
+                    break  # only the newest message is left, and it fits
                 raise ParleyError(
                     f"the message is too long for the model: {size} tokens, and the context "
                     f"holds {budget} besides the reply",

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from desktop.engine.llm import LlamaCppBackend, SamplingOptions
+from desktop.engine.llm import TRIM_TO, LlamaCppBackend, SamplingOptions
 from desktop.errors import Cancelled, ModelError, ParleyError
 
 
@@ -73,6 +73,26 @@ def test_old_turns_are_trimmed_and_the_system_prompt_kept(small_context):
     assert fitted[-1] == messages[-1]
     assert fitted[1]["role"] == "user"  # whole exchanges go, never half of one
     assert len(small_context.prompt_tokens(fitted)) <= 256 - 48
+
+
+def test_a_full_context_is_trimmed_with_room_to_spare(small_context):
+    """The next turn after a trim only appends: the prompt read before is the start of
+    the new one, so llama.cpp reuses its KV cache instead of reading it all again."""
+    fitted, dropped = small_context.fit_messages(conversation(exchanges=6))
+    assert dropped
+    budget = 256 - 48
+    assert len(small_context.prompt_tokens(fitted)) <= budget * TRIM_TO
+    before = small_context.prompt_tokens(fitted)
+    following = fitted + [
+        {"role": "assistant", "content": "Four."},
+        {"role": "user", "content": "And three plus three?"},
+    ]
+    refitted, dropped_again = small_context.fit_messages(following)
+    assert dropped_again == 0
+    after = small_context.prompt_tokens(refitted)
+    # The generation prompt of the old turn is where the reply went; the rest is shared.
+    shared = len(before) - 3
+    assert after[:shared] == before[:shared]
 
 
 def test_trimmed_conversation_still_answers(small_context):
