@@ -24,9 +24,9 @@ QT_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb
 	libfontconfig1 libdbus-1-3
 RUN_PACKAGES := libportaudio2 libgomp1 g++ $(QT_PACKAGES) $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins \
-	xvfb imagemagick
+	xvfb imagemagick debootstrap desktop-file-utils appstream x11-utils
 
-.PHONY: run chat test test-slow lint bench screenshot system-run system-test clean
+.PHONY: run chat test test-slow lint bench screenshot package system-run system-test clean
 
 run: system-run $(VENV)/.run-installed
 	$(BIN)/parley gui
@@ -56,6 +56,10 @@ bench: system-test $(VENV)/.run-installed
 # The README's screenshots: the real window on Xvfb after a spoken and a typed turn.
 screenshot: system-test $(VENV)/.run-installed
 	$(BIN)/python tools/screenshot.py
+
+# Bundles and installers for this OS in dist/ (packaging/build.py; Linux: .deb and .tar.gz).
+package: system-run $(VENV)/.dev-installed
+	$(BIN)/python packaging/build.py
 
 system-run:
 	@packaging/debian-deps.sh $(RUN_PACKAGES)
