@@ -120,6 +120,7 @@ def wait_ready(watch: Watch) -> None:
 
 def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: float) -> dict:
     mark = watch.mark()
+    began = time.perf_counter()
     audio.play_into_mic(clip, block=True)
     ended = time.perf_counter()
     spoke_at = stopped = None
@@ -143,10 +144,13 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
         "turns": len(watch.since(mark, TurnResult)),
         "stopped": bool(stopped),
         "answer": answers[0][1].reply if answers else None,
+        "seconds": round(time.perf_counter() - began, 1),
     }
 
 
-def run(turns: int, reset_every: int, max_reply_s: float, scratch: Path) -> dict:
+def run(
+    turns: int, reset_every: int, max_reply_s: float, scratch: Path, verbose: bool = False
+) -> dict:
     from desktop.host.supervisor import EngineHost
 
     clips = spoken_corpus(scratch)
@@ -179,9 +183,10 @@ def run(turns: int, reset_every: int, max_reply_s: float, scratch: Path) -> dict
                 per_turn.append(turn)
                 if index + 1 == warm:
                     rss_after_warmup = turn["rss_mb"]
-                if (index + 1) % 25 == 0:
+                if verbose or (index + 1) % 25 == 0:
                     print(
-                        f"soak: {index + 1}/{turns} turns, engine RSS {turn['rss_mb']:.0f} MB",
+                        f"soak: {index + 1}/{turns} turns, engine RSS {turn['rss_mb']:.0f} MB"
+                        + (f" {turn}" if verbose else ""),
                         file=sys.stderr,
                         flush=True,
                     )
@@ -228,9 +233,10 @@ def main() -> int:
     parser.add_argument("--reset-every", type=int, default=10, help="0: one long conversation")
     parser.add_argument("--max-reply-s", type=float, default=2.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="each turn on stderr")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-soak-") as folder:
-        result = run(args.turns, args.reset_every, args.max_reply_s, Path(folder))
+        result = run(args.turns, args.reset_every, args.max_reply_s, Path(folder), args.verbose)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -164,7 +164,11 @@ class VoiceLoop:
         self._cancel.set()
         if self._audio is not None:
             self._audio.clear()
-        self._speaking = False
+        was_speaking, self._speaking = self._speaking, False
+        if was_speaking and not self._busy:
+            # The reply was written and only its audio was left: no turn will end to
+            # say so, and the window would show "speaking" until the next question.
+            self._state("listening" if self.hands_free else "idle")
 
     def set_hands_free(self, on: bool) -> None:
         """Switch between hands-free and push-to-talk while the loop runs."""
@@ -298,7 +302,11 @@ class VoiceLoop:
         self._cancel.set()
         if self._audio is not None:
             self._audio.clear()
-        self._speaking = False
+        was_speaking, self._speaking = self._speaking, False
+        if was_speaking and not self._busy:
+            # The reply was written and only its audio was left: no turn will end to
+            # say so, and the window would show "speaking" until the next question.
+            self._state("listening" if self.hands_free else "idle")
 
     def _early_transcript(self, audio: np.ndarray) -> str:
         """Transcribe at the first pause, so the endpoint finds the work already done.

@@ -210,3 +210,19 @@ def test_asking_again_after_the_reply_is_a_question_not_an_echo(fresh, question)
     assert len(session.of(TurnResult)) == 2, session.loop.echoes_ignored
     assert all("france" in words(text) for text in session.finals())
     assert session.loop.echoes_ignored == []
+
+
+def test_stop_while_a_written_reply_is_still_playing_goes_back_to_listening(fresh, question):
+    session = Session(
+        fresh, np.concatenate([silence(1), question, silence(8)]), echo_cancellation=False
+    )
+    session.loop.start()
+    deadline = time.perf_counter() + 30
+    while not (session.of(TurnResult) and session.loop.speaking):
+        assert time.perf_counter() < deadline, "no reply was being spoken"
+        time.sleep(0.02)
+    session.loop.stop_speaking()  # the Stop button, after the reply was written
+    time.sleep(0.3)
+    states = [e.name for e in session.of(State)]
+    session.loop.stop()
+    assert states[-1] == "listening", states
