@@ -72,6 +72,7 @@ class _SpeechThread:
         self._thread.join()
         if self.error is not None:
             raise self.error
+        self.tts.release_memory()  # the reply is synthesized; its buffers can go
 
     def _run(self) -> None:
         try:

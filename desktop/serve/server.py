@@ -599,9 +599,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise ApiError(500, "no voice is loaded")
         cancel = threading.Event()
         with DisconnectWatch(self.connection, cancel), held(self.server.locks.tts, cancel):
-            audio = tts.synthesize(request.text)
+            audio = tts.synthesize(request.text, cancel)
+            tts.release_memory()
         if audio.size == 0:
-            raise ApiError(400, "nothing in the input can be spoken", param="input")
+            why = tts.cannot_read(request.text) or "nothing in the input can be spoken"
+            raise ApiError(400, why, param="input")
         pcm = np.asarray(audio, dtype="<i2").tobytes()
         rate = {"X-Sample-Rate": str(tts.sample_rate)}
         if request.response_format == "pcm":

@@ -119,3 +119,38 @@ def test_a_looping_short_window_falls_back_to_the_full_window(assistant, say, mo
     looped = "What is the capital of France? What is the capital of France?"
     monkeypatch.setattr(assistant.stt, "_decode_short_window", lambda _audio: looped)
     assert words(assistant.stt.transcribe_raw(audio)) == words("What is the capital of France?")
+
+
+MEMORY_PROBE = """
+import random, sys
+from desktop.engine import registry
+from desktop.engine.tts import Synthesizer
+def rss():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1])
+path = next(e.path for e in registry.starter_models() if e.role == "tts")
+tts = Synthesizer(path, threads=1)
+words = "the garden looks lovely in the morning when birds sing and rain falls".split()
+rng = random.Random(1)
+before = rss()
+for _ in range(12):
+    tts.synthesize(" ".join(rng.choice(words) for _ in range(rng.randint(20, 35))) + ".")
+grown = rss()
+tts.release_memory()
+print((grown - before) // 1024, (rss() - before) // 1024)
+"""
+
+
+def test_the_voice_gives_its_memory_back_after_a_reply():
+    """piper kept the buffers of its longest sentence (and the heap stayed large):
+    about +250 MB after a dozen long sentences, for the rest of the session."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    grown_mb, kept_mb = map(int, done.stdout.split())
+    assert grown_mb > 100, "the probe's sentences should have needed memory"
+    assert kept_mb < 40, f"{kept_mb} MB kept after release_memory (grew by {grown_mb} MB)"

@@ -366,6 +366,8 @@ def test_unsupported_speech_format_and_empty_input_are_400(client):
     assert "wav, pcm" in refused.value.message
     with pytest.raises(openai.BadRequestError, match="input"):
         client.audio.speech.create(model="tts-1", voice="alloy", input="  ")
+    with pytest.raises(openai.BadRequestError, match="cannot read Chinese characters"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="你好，世界")
 
 
 def test_unsupported_chat_options_are_400(client):
