@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
         try:
             registry.resolve("llm", self.settings)
         except ModelError as exc:
+            log.info("first run: %s", exc.message)
             self.first_run.set_reason(exc.message, exc.hint)
             self.pages.setCurrentWidget(self.first_run)
             self.voice_bar.set_state("offline")
@@ -323,6 +324,7 @@ class MainWindow(QMainWindow):
         llm = event.models.get("llm") or ""
         llm = llm if " at http" in llm else llm.rsplit("/", 1)[-1]  # a remote, or a file name
         self.status_text.setText(f"{llm}{'' if event.voice else ' · text only'}")
+        log.info("engine ready: %s%s", llm, "" if event.voice else " (text only: no microphone)")
         self.voice_bar.set_voice_available(event.voice, "No microphone: type your questions")
         if not event.voice:
             self.voice_bar.set_state("idle")
