@@ -198,13 +198,7 @@ def run(
         if host is not None:
             host.stop()
         audio.stop()
-    tenth = max(1, len(per_turn) // 10)
-
-    def p95(part: list[dict]) -> float | None:
-        values = [t["voice_to_voice_ms"] for t in part if t["voice_to_voice_ms"] is not None]
-        return round(percentile(values, 95), 1) if values else None
-
-    first, last = p95(per_turn[:tenth]), p95(per_turn[-tenth:])
+    first, last = first_and_last_p95(per_turn)
     final = per_turn[-1]["rss_mb"] if per_turn else None
     return {
         "turns": len(per_turn),
@@ -225,6 +219,17 @@ def run(
         "minutes": round(elapsed / 60, 1),
         "targets": TARGETS,
     }
+
+
+def first_and_last_p95(per_turn: list[dict]) -> tuple[float | None, float | None]:
+    """p95 voice-to-voice (ms) of the first and the last tenth of the turns."""
+    tenth = max(1, len(per_turn) // 10)
+
+    def p95(part: list[dict]) -> float | None:
+        values = [t["voice_to_voice_ms"] for t in part if t["voice_to_voice_ms"] is not None]
+        return round(percentile(values, 0.95), 1) if values else None
+
+    return p95(per_turn[:tenth]), p95(per_turn[-tenth:])
 
 
 def main() -> int:

@@ -30,3 +30,16 @@ def test_soak_reports_its_figures():
     assert report["saved_turns"] == 6 + report["self_triggered"]
     assert report["rss_peak_mb"] >= report["rss_final_mb"] > 100
     assert report["p95_first_ms"] > 0 and report["p95_last_ms"] > 0
+
+
+def test_first_and_last_tenth_are_summarised_at_full_length():
+    """300 turns, as the issue's run: the figures come from 30 turns at each end.
+    (A 6-turn run has one turn a tenth and never reached the percentile's arithmetic.)"""
+    sys.path.insert(0, str(REPO))
+    from bench.soak import first_and_last_p95
+
+    turns = [{"voice_to_voice_ms": float(n)} for n in range(300)]
+    turns[5]["voice_to_voice_ms"] = None  # a turn that was never answered
+    first, last = first_and_last_p95(turns)
+    assert 27 < first < 29
+    assert 297 < last < 299
