@@ -25,7 +25,10 @@ Figures:
   playback finished (paplay returned) to the engine's "speaking" state (its
   first audio handed to the output stream). drift_pct compares the two.
 - unanswered: questions with no answer in 20 s; self_triggered: turns no
-  question accounts for (Parley hearing itself).
+  question accounts for (Parley hearing itself); spoke_before_question_ended:
+  turns where Parley was already speaking before the question finished (it
+  answered a fragment, or lagged a turn behind); no_voice_to_voice: turns with
+  no voice-to-voice time (those, and turns it never spoke in).
 Targets for 300 turns: 0 crashes, growth < 30 MB, drift within 10 %.
 """
 
@@ -138,8 +141,14 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
         time.sleep(0.02)
     answers = watch.since(mark, TurnResult)
     time.sleep(QUIET_S)
+    # Speech that began before the question had finished playing answers something
+    # else (a fragment of it, or an earlier question): no voice-to-voice time.
+    early = spoke_at is not None and spoke_at < ended
     return {
-        "voice_to_voice_ms": None if spoke_at is None else round((spoke_at - ended) * 1000, 1),
+        "voice_to_voice_ms": None
+        if spoke_at is None or early
+        else round((spoke_at - ended) * 1000, 1),
+        "spoke_early": early,
         "answered": bool(answers),
         "turns": len(watch.since(mark, TurnResult)),
         "stopped": bool(stopped),
@@ -211,6 +220,8 @@ def run(
         "p95_last_ms": last,
         "drift_pct": None if not first or last is None else round((last - first) / first * 100, 1),
         "unanswered": sum(not t["answered"] for t in per_turn),
+        "spoke_before_question_ended": sum(t.get("spoke_early", False) for t in per_turn),
+        "no_voice_to_voice": sum(t["voice_to_voice_ms"] is None for t in per_turn),
         "self_triggered": sum(max(0, t["turns"] - 1) for t in per_turn),
         "stopped_by_bench": sum(t["stopped"] for t in per_turn),
         "saved_turns": saved,
