@@ -33,6 +33,9 @@ def _sounddevice():  # noqa: ANN202 - the module, imported late: PortAudio may b
     return sounddevice
 
 
+BACKLOG_WARN_BLOCKS = 50  # 10 ms blocks: half a second behind
+
+
 @dataclass(frozen=True)
 class Devices:
     """The chosen input and output devices (PortAudio indices) and their rate."""
@@ -237,8 +240,19 @@ class DuplexStream:
         ref_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
         mic_rest = np.zeros(0, np.float32)
         ref_rest = np.zeros(0, np.float32)
+        behind = False
         while (block := self._blocks.get()) is not None:
             mic, ref = block
+            # Blocks waiting here are microphone audio not yet heard: everything the
+            # loop decides (endpoint, barge-in) comes that much late. Logged, so a
+            # long session that slows down can be told apart from a slow model.
+            waiting = self._blocks.qsize()
+            if waiting >= BACKLOG_WARN_BLOCKS and not behind:
+                behind = True
+                log.warning("audio: processing is %d ms behind the microphone", waiting * 10)
+            elif waiting <= 1 and behind:  # within a block of the microphone again
+                behind = False
+                log.info("audio: processing has caught up with the microphone")
             if rate != STT_RATE:
                 mic = mic_resampler.resample_chunk(mic)
                 ref = ref_resampler.resample_chunk(ref)
