@@ -129,7 +129,12 @@ def test_barge_in_stops_parley_and_answers_the_new_question(live, virtual_audio,
         virtual_audio.play_into_mic(say("Tell me a long story about a dragon.", "story"))
         session.wait_for_state("speaking")
         time.sleep(1.0)
-        virtual_audio.play_into_mic(say("How many legs does a spider have?", "spider"))
+        # Not the spider question: its first words mix with Parley's voice, and tiny.en
+        # then misheard "does a spider" in 4 of 5 file-room barge-ins (and once here:
+        # "I'm Annie Lank, gonna find her, have"), while "capital of France" came
+        # through in 5 of 5. How well barge-in questions are heard is measured by
+        # bench/voice_latency.py; this test is about stopping and answering.
+        virtual_audio.play_into_mic(say("What is the capital of France?", "capital"))
         # The second reply may go on for a minute (the model carries on the story):
         # listen to it for a few seconds, with its echo, then press Stop.
         results = session.wait_for_answers(2, until_quiet=False)
@@ -139,7 +144,7 @@ def test_barge_in_stops_parley_and_answers_the_new_question(live, virtual_audio,
     path = recording.stop()
     assert session.loop.barge_ins, "Parley did not stop for the user"
     assert results[0].cancelled
-    assert "legs" in words(session.finals()[1])
+    assert {"capital", "france"} <= set(words(session.finals()[1]))
     assert session.loop.turns_started == 2  # its own voice started no turn
     # Known defect, measured by bench/voice_latency.py ("barge-ins on its own
     # voice"): about one run in five, echo left over by the canceller makes
