@@ -29,6 +29,13 @@ Figures:
   turns where Parley was already speaking before the question finished (it
   answered a fragment, or lagged a turn behind); no_voice_to_voice: turns with
   no voice-to-voice time (those, and turns it never spoke in).
+- heard_p95_first_ms, heard_p95_last_ms: the same for the time from the end of
+  the question to the engine taking it up ("transcribing"): the part of
+  voice-to-voice spent hearing the question end, before any model runs.
+- engine_cpu_ms_first, engine_cpu_ms_last: mean CPU time the engine process
+  used per turn in the first and last tenth (more work per turn, or not).
+- audio_backlog_warnings, audio_backlog_max_ms: how often the engine's audio
+  processing fell half a second or more behind the microphone (its log).
 Targets for 300 turns: 0 crashes, growth < 30 MB, drift within 10 %.
 """
 
@@ -37,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -66,6 +74,23 @@ ANSWER_TIMEOUT_S = 20.0
 READY_TIMEOUT_S = 120.0
 QUIET_S = 0.5
 GAP_S = 0.3
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backlog_warnings(logs: Path) -> list[int]:
+    """The engine log's "N ms behind the microphone" warnings, in ms (rotated files too)."""
+    found: list[int] = []
+    for log in sorted(logs.glob("engine.log*")):
+        text = log.read_text("utf-8", "replace")
+        found += [
+            int(ms) for ms in re.findall(r"processing is (\d+) ms behind the microphone", text)
+        ]
+    return found
 
 
 def proc_status_mb(pid: int, field: str) -> float:
@@ -126,10 +151,14 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
     began = time.perf_counter()
     audio.play_into_mic(clip, block=True)
     ended = time.perf_counter()
-    spoke_at = stopped = None
+    spoke_at = stopped = heard_at = None
     deadline = ended + ANSWER_TIMEOUT_S
     while time.perf_counter() < deadline and not watch.gave_up:
-        speaking = [t for t, e in watch.since(mark, State) if e.name == "speaking"]
+        states = watch.since(mark, State)
+        taken_up = [t for t, e in states if e.name == "transcribing" and t >= ended]
+        if taken_up and heard_at is None:
+            heard_at = taken_up[0]
+        speaking = [t for t, e in states if e.name == "speaking"]
         if speaking and spoke_at is None:
             spoke_at = speaking[0]
         if spoke_at and not stopped and time.perf_counter() - spoke_at > max_reply_s:
@@ -148,11 +177,15 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
         "voice_to_voice_ms": None
         if spoke_at is None or early
         else round((spoke_at - ended) * 1000, 1),
+        "heard_ms": None if heard_at is None else round((heard_at - ended) * 1000, 1),
         "spoke_early": early,
         "answered": bool(answers),
         "turns": len(watch.since(mark, TurnResult)),
         "stopped": bool(stopped),
         "answer": answers[0][1].reply if answers else None,
+        # The engine's own clock, from the endpoint it detected to its first audio:
+        # flat while voice_to_voice grows means the time goes before the endpoint.
+        "engine_first_audio_ms": answers[0][1].timings.get("first_audio_ms") if answers else None,
         "seconds": round(time.perf_counter() - began, 1),
     }
 
@@ -187,7 +220,9 @@ def run(
                     break
                 if reset_every and index % reset_every == 0:
                     host.send(NewConversation())
+                cpu_before = cpu_seconds(host.pid)
                 turn = one_turn(audio, host, watch, clips[index % len(clips)], max_reply_s)
+                turn["engine_cpu_ms"] = round((cpu_seconds(host.pid) - cpu_before) * 1000)
                 turn["rss_mb"] = round(proc_status_mb(host.pid, "VmRSS"), 1)
                 per_turn.append(turn)
                 if index + 1 == warm:
@@ -201,6 +236,7 @@ def run(
                     )
             elapsed = time.perf_counter() - started
             peak = proc_status_mb(host.pid, "VmHWM")
+        backlog = backlog_warnings(scratch / "home" / "logs")
         saved = sum(s.turns for s in host.recorder.store.conversations())
         host.recorder.close()
     finally:
@@ -208,6 +244,8 @@ def run(
             host.stop()
         audio.stop()
     first, last = first_and_last_p95(per_turn)
+    heard_first, heard_last = first_and_last_p95(per_turn, "heard_ms")
+    cpu_first, cpu_last = first_and_last_mean(per_turn, "engine_cpu_ms")
     final = per_turn[-1]["rss_mb"] if per_turn else None
     return {
         "turns": len(per_turn),
@@ -219,6 +257,12 @@ def run(
         "p95_first_ms": first,
         "p95_last_ms": last,
         "drift_pct": None if not first or last is None else round((last - first) / first * 100, 1),
+        "heard_p95_first_ms": heard_first,
+        "heard_p95_last_ms": heard_last,
+        "engine_cpu_ms_first": cpu_first,
+        "engine_cpu_ms_last": cpu_last,
+        "audio_backlog_warnings": len(backlog),
+        "audio_backlog_max_ms": max(backlog, default=0),
         "unanswered": sum(not t["answered"] for t in per_turn),
         "spoke_before_question_ended": sum(t.get("spoke_early", False) for t in per_turn),
         "no_voice_to_voice": sum(t["voice_to_voice_ms"] is None for t in per_turn),
@@ -232,15 +276,28 @@ def run(
     }
 
 
-def first_and_last_p95(per_turn: list[dict]) -> tuple[float | None, float | None]:
-    """p95 voice-to-voice (ms) of the first and the last tenth of the turns."""
+def first_and_last_p95(
+    per_turn: list[dict], key: str = "voice_to_voice_ms"
+) -> tuple[float | None, float | None]:
+    """p95 of ``key`` (ms) over the first and the last tenth of the turns."""
     tenth = max(1, len(per_turn) // 10)
 
     def p95(part: list[dict]) -> float | None:
-        values = [t["voice_to_voice_ms"] for t in part if t["voice_to_voice_ms"] is not None]
+        values = [t[key] for t in part if t.get(key) is not None]
         return round(percentile(values, 0.95), 1) if values else None
 
     return p95(per_turn[:tenth]), p95(per_turn[-tenth:])
+
+
+def first_and_last_mean(per_turn: list[dict], key: str) -> tuple[float | None, float | None]:
+    """Mean of ``key`` over the first and the last tenth of the turns."""
+    tenth = max(1, len(per_turn) // 10)
+
+    def mean(part: list[dict]) -> float | None:
+        values = [t[key] for t in part if t.get(key) is not None]
+        return round(sum(values) / len(values), 1) if values else None
+
+    return mean(per_turn[:tenth]), mean(per_turn[-tenth:])
 
 
 def main() -> int:

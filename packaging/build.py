@@ -83,6 +83,29 @@ def build_bundle(flavour: str) -> Path:
     return bundle_dir(flavour)
 
 
+def link_duplicate_libraries(bundle: Path) -> int:
+    """Linux: make ``libX.so`` a symlink to its identical ``libX.so.N``; returns bytes saved.
+
+    llama-cpp-python's wheel carries each library twice, as the name ctypes opens
+    (libllama.so) and as the soname the others need (libllama.so.0); PyInstaller
+    copies both (6 MB of llama.cpp twice). A symlink survives the .deb and the
+    .tar.gz; Windows and macOS bundles are left as they are.
+    """
+    saved = 0
+    for plain in bundle.rglob("lib*.so"):
+        if plain.is_symlink() or not plain.is_file():
+            continue
+        for versioned in sorted(plain.parent.glob(plain.name + ".*")):
+            if versioned.is_symlink() or not versioned.is_file():
+                continue
+            if versioned.read_bytes() == plain.read_bytes():
+                saved += plain.stat().st_size
+                plain.unlink()
+                plain.symlink_to(versioned.name)
+                break
+    return saved
+
+
 def report_bundle(bundle: Path, top: int = 12) -> None:
     internal = bundle / "_internal" if (bundle / "_internal").is_dir() else bundle
     parts = sorted(
@@ -228,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         bundle = build_bundle(flavour)
         print(f"built {bundle.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
+        if sys.platform.startswith("linux"):
+            saved = link_duplicate_libraries(bundle)
+            print(f"duplicate libraries made symlinks: {human(saved)} saved")
         report_bundle(bundle)
         if args.no_installers or not sys.platform.startswith("linux"):
             continue

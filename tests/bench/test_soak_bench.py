@@ -3,6 +3,7 @@ its figures. Asserts the report's shape and what must hold at any length (no cra
 every question answered and saved), never a time or a memory figure."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -30,6 +31,10 @@ def test_soak_reports_its_figures():
     assert report["saved_turns"] == 6 + report["self_triggered"]
     assert report["rss_peak_mb"] >= report["rss_final_mb"] > 100
     assert report["p95_first_ms"] > 0 and report["p95_last_ms"] > 0
+    # Taken up after the question ended, and before Parley spoke.
+    assert 0 < report["heard_p95_first_ms"] < report["p95_first_ms"]
+    assert report["engine_cpu_ms_first"] > 0 and report["engine_cpu_ms_last"] > 0
+    assert report["audio_backlog_warnings"] >= 0
 
 
 def test_first_and_last_tenth_are_summarised_at_full_length():
@@ -43,3 +48,32 @@ def test_first_and_last_tenth_are_summarised_at_full_length():
     first, last = first_and_last_p95(turns)
     assert 27 < first < 29
     assert 297 < last < 299
+
+
+def test_backlog_warnings_are_read_from_the_engine_log(tmp_path):
+    sys.path.insert(0, str(REPO))
+    from bench.soak import backlog_warnings
+
+    assert backlog_warnings(tmp_path) == []  # no log yet: none
+    (tmp_path / "engine.log.1").write_text(
+        "2026-11-28 WARNING desktop.engine.streams: audio: processing is 700 ms behind the"
+        " microphone\n"
+    )
+    (tmp_path / "parley.log").write_text("processing is 999 ms behind the microphone\n")
+    (tmp_path / "engine.log").write_text(
+        "2026-11-28 WARNING desktop.engine.streams: audio: processing is 500 ms behind the"
+        " microphone\n2026-11-28 INFO desktop.engine.streams: audio: processing has caught up"
+        " with the microphone\n2026-11-28 WARNING desktop.engine.streams: audio: processing"
+        " is 1230 ms behind the microphone\n"
+    )
+    # The engine's log and its rotated file; the window's own log is not the engine's.
+    assert sorted(backlog_warnings(tmp_path)) == [500, 700, 1230]
+
+
+def test_cpu_seconds_counts_this_process():
+    sys.path.insert(0, str(REPO))
+    from bench.soak import cpu_seconds
+
+    before = cpu_seconds(os.getpid())
+    sum(i * i for i in range(2_000_000))  # some work of our own
+    assert cpu_seconds(os.getpid()) > before
