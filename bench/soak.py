@@ -31,7 +31,10 @@ Figures:
   no voice-to-voice time (those, and turns it never spoke in).
 - heard_p95_first_ms, heard_p95_last_ms: the same for the time from the end of
   the question to the engine taking it up ("transcribing"): the part of
-  voice-to-voice spent hearing the question end, before any model runs.
+  voice-to-voice spent hearing the question end, before any model runs. It can
+  be negative: paplay returns only once the server has drained its buffer, and
+  the endpointer may have heard the clip's trailing silence end the utterance
+  before that.
 - engine_cpu_ms_first, engine_cpu_ms_last: mean CPU time the engine process
   used per turn in the first and last tenth (more work per turn, or not).
 - audio_backlog_warnings, audio_backlog_max_ms: how often the engine's audio
@@ -155,7 +158,7 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
     deadline = ended + ANSWER_TIMEOUT_S
     while time.perf_counter() < deadline and not watch.gave_up:
         states = watch.since(mark, State)
-        taken_up = [t for t, e in states if e.name == "transcribing" and t >= ended]
+        taken_up = [t for t, e in states if e.name == "transcribing"]
         if taken_up and heard_at is None:
             heard_at = taken_up[0]
         speaking = [t for t, e in states if e.name == "speaking"]

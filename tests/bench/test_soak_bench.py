@@ -31,8 +31,9 @@ def test_soak_reports_its_figures():
     assert report["saved_turns"] == 6 + report["self_triggered"]
     assert report["rss_peak_mb"] >= report["rss_final_mb"] > 100
     assert report["p95_first_ms"] > 0 and report["p95_last_ms"] > 0
-    # Taken up after the question ended, and before Parley spoke.
-    assert 0 < report["heard_p95_first_ms"] < report["p95_first_ms"]
+    # Taken up before Parley spoke (possibly before paplay returned: see bench/soak.py).
+    assert report["heard_p95_first_ms"] is not None
+    assert report["heard_p95_first_ms"] < report["p95_first_ms"]
     assert report["engine_cpu_ms_first"] > 0 and report["engine_cpu_ms_last"] > 0
     assert report["audio_backlog_warnings"] >= 0
 
