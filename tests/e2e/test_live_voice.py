@@ -122,6 +122,9 @@ def test_push_to_talk(live, virtual_audio, say):
     assert {"many", "legs"} <= set(words(result.transcript))
 
 
+INTERRUPTION = "What is the capital of France?"
+
+
 def test_barge_in_stops_parley_and_answers_the_new_question(live, virtual_audio, say, tmp_path):
     session = live()
     recording = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
@@ -131,10 +134,12 @@ def test_barge_in_stops_parley_and_answers_the_new_question(live, virtual_audio,
         time.sleep(1.0)
         # Not the spider question: its first words mix with Parley's voice, and tiny.en
         # then misheard "does a spider" in 4 of 5 file-room barge-ins (and once here:
-        # "I'm Annie Lank, gonna find her, have"), while "capital of France" came
-        # through in 5 of 5. How well barge-in questions are heard is measured by
-        # bench/voice_latency.py; this test is about stopping and answering.
-        virtual_audio.play_into_mic(say("What is the capital of France?", "capital"))
+        # "I'm Annie Lank, gonna find her, have"). "capital of France" came through in
+        # 5 of 5 there, yet once in CI "France" was lost. How well barge-in questions
+        # are heard is measured by bench/voice_latency.py (WER); this test is about
+        # stopping and answering, so it allows what the hands-free test allows: a
+        # third of the words wrong.
+        virtual_audio.play_into_mic(say(INTERRUPTION, "capital"))
         # The second reply may go on for a minute (the model carries on the story):
         # listen to it for a few seconds, with its echo, then press Stop.
         results = session.wait_for_answers(2, until_quiet=False)
@@ -144,7 +149,8 @@ def test_barge_in_stops_parley_and_answers_the_new_question(live, virtual_audio,
     path = recording.stop()
     assert session.loop.barge_ins, "Parley did not stop for the user"
     assert results[0].cancelled
-    assert {"capital", "france"} <= set(words(session.finals()[1]))
+    errors, size = word_errors(INTERRUPTION, session.finals()[1])
+    assert errors <= size // 3, session.finals()[1]
     assert session.loop.turns_started == 2  # its own voice started no turn
     # Known defect, measured by bench/voice_latency.py ("barge-ins on its own
     # voice"): about one run in five, echo left over by the canceller makes
