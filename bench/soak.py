@@ -39,6 +39,9 @@ Figures:
   used per turn in the first and last tenth (more work per turn, or not).
 - audio_backlog_warnings, audio_backlog_max_ms: how often the engine's audio
   processing fell half a second or more behind the microphone (its log).
+- echoes_heard, echo_renewals: how often Parley's own words came back through
+  the echo canceller (recognised and ignored: no turn, but a false barge-in
+  and a late endpoint), and how often it renewed the canceller for that.
 Targets for 300 turns: 0 crashes, growth < 30 MB, drift within 10 %.
 """
 
@@ -83,6 +86,20 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_log(logs: Path) -> str:
+    """The engine's log, rotated files first."""
+    files = sorted(logs.glob("engine.log*"), key=lambda f: f.name, reverse=True)
+    return "".join(f.read_text("utf-8", "replace") for f in files)
+
+
+def echo_counts(logs: Path) -> tuple[int, int]:
+    """How often the engine heard its own words, and renewed its echo canceller."""
+    text = engine_log(logs)
+    return text.count("ignored an echo of Parley's own words"), text.count(
+        "renewed the echo canceller"
+    )
 
 
 def backlog_warnings(logs: Path) -> list[int]:
@@ -240,6 +257,7 @@ def run(
             elapsed = time.perf_counter() - started
             peak = proc_status_mb(host.pid, "VmHWM")
         backlog = backlog_warnings(scratch / "home" / "logs")
+        echoes_heard, echo_renewals = echo_counts(scratch / "home" / "logs")
         saved = sum(s.turns for s in host.recorder.store.conversations())
         host.recorder.close()
     finally:
@@ -266,6 +284,8 @@ def run(
         "engine_cpu_ms_last": cpu_last,
         "audio_backlog_warnings": len(backlog),
         "audio_backlog_max_ms": max(backlog, default=0),
+        "echoes_heard": echoes_heard,
+        "echo_renewals": echo_renewals,
         "unanswered": sum(not t["answered"] for t in per_turn),
         "spoke_before_question_ended": sum(t.get("spoke_early", False) for t in per_turn),
         "no_voice_to_voice": sum(t["voice_to_voice_ms"] is None for t in per_turn),

@@ -109,6 +109,8 @@ class VoiceLoop:
         self._audio: AudioPort | None = None
         self.endpointer = Endpointer(endpoint)
         self._echo = self._make_echo_canceller() if echo_cancellation else None
+        self._renew_echo = False  # set when Parley heard its own words: see _on_block
+        self.echo_renewals = 0
         self._earcons = self._load_earcons() if earcons else {}
         self._stt = ThreadPoolExecutor(1, thread_name_prefix="parley-stt")
         self._questions: queue.SimpleQueue[_Question | None] = queue.SimpleQueue()
@@ -249,6 +251,8 @@ class VoiceLoop:
         # first half second of talking over Parley so much that whisper misheard
         # 4 words in 7; from the raw signal it heard all 7 in one run of two.
         heard = mic
+        if self._renew_echo and self._echo is not None:
+            self._renew_echo_canceller()
         if self._echo is not None:
             mic = self._echo.process(mic, played)
         audio = self._audio
@@ -395,6 +399,7 @@ class VoiceLoop:
         if self._could_be_echo(question) and self._own_voice.heard_again(text):
             log.info("ignored an echo of Parley's own words: %r", text)
             self.echoes_ignored.append(text)
+            self._renew_echo = True
             return
         stt_ms = round((time.perf_counter() - ended_at) * 1000.0, 1)
         self._answer(text, ended_at, stt_ms)
@@ -441,6 +446,24 @@ class VoiceLoop:
         clip = self._earcons.get(name)
         if clip is not None and self._audio is not None:
             self._audio.play(*clip)
+
+    def _renew_echo_canceller(self) -> None:
+        """Start the echo canceller afresh (on the audio thread, which owns it).
+
+        Its own words coming back through the canceller mean it has lost the
+        echo path. Left alone it stayed lost: in a 300-turn soak it let echo
+        through on nearly every reply from about turn 70, each echo a false
+        barge-in and a late endpoint. A new one learns the path again from
+        its next reply (see bench/soak.py: echoes_heard, echo_renewals).
+        """
+        self._renew_echo = False
+        fresh = self._make_echo_canceller()
+        if fresh is None:
+            return
+        fresh.set_delay_ms(self._echo.delay_ms)
+        self._echo = fresh
+        self.echo_renewals += 1
+        log.info("renewed the echo canceller (%d so far)", self.echo_renewals)
 
     @staticmethod
     def _make_echo_canceller():  # noqa: ANN205 - EchoCanceller, imported late

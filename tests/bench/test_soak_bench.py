@@ -36,6 +36,7 @@ def test_soak_reports_its_figures():
     assert report["heard_p95_first_ms"] < report["p95_first_ms"]
     assert report["engine_cpu_ms_first"] > 0 and report["engine_cpu_ms_last"] > 0
     assert report["audio_backlog_warnings"] >= 0
+    assert report["echo_renewals"] <= report["echoes_heard"]
 
 
 def test_first_and_last_tenth_are_summarised_at_full_length():
@@ -78,3 +79,18 @@ def test_cpu_seconds_counts_this_process():
     before = cpu_seconds(os.getpid())
     sum(i * i for i in range(2_000_000))  # some work of our own
     assert cpu_seconds(os.getpid()) > before
+
+
+def test_echo_counts_are_read_from_the_engine_log(tmp_path):
+    sys.path.insert(0, str(REPO))
+    from bench.soak import echo_counts
+
+    assert echo_counts(tmp_path) == (0, 0)
+    (tmp_path / "engine.log.1").write_text(
+        "INFO desktop.engine.voice_loop: ignored an echo of Parley's own words: 'Paris.'\n"
+        "INFO desktop.engine.voice_loop: renewed the echo canceller (1 so far)\n"
+    )
+    (tmp_path / "engine.log").write_text(
+        "INFO desktop.engine.voice_loop: ignored an echo of Parley's own words: 'The sky'\n"
+    )
+    assert echo_counts(tmp_path) == (2, 1)

@@ -150,6 +150,49 @@ def test_echo_cancelled_parley_never_answers_itself(fresh, question):
     assert len(session.finals()) == 1
 
 
+class LostCanceller:
+    """An echo canceller that has lost the echo path: it passes the microphone on
+    untouched. A fake: the real one cannot be made to lose the path on demand (a
+    300-turn soak showed it happen; see bench/soak.py)."""
+
+    delay_ms = 0
+
+    def set_delay_ms(self, ms: int) -> None:
+        self.delay_ms = ms
+
+    def process(self, mic, played):
+        return mic
+
+
+def test_hearing_its_own_words_renews_the_echo_canceller(fresh):
+    """Parley's own reply comes back through a canceller that lost the echo path: the
+    words are recognised as its own (no turn), and the audio thread starts a new
+    canceller at its next block."""
+    import soxr
+
+    from desktop.engine.echo import EchoCanceller
+    from desktop.engine.voice_loop import _Question
+
+    reply = "The capital of France is Paris."
+    voice = fresh.tts.synthesize(reply)
+    echo = soxr.resample(voice.astype(np.float32) / 32768.0, fresh.tts.sample_rate, STT_RATE)
+    session = Session(fresh, silence(3), echo_cancellation=True)
+    lost = session.loop._echo = LostCanceller()
+    session.loop.start()
+    session.loop._own_voice.said(reply)  # what Parley just spoke...
+    now = time.perf_counter()
+    session.loop._speaker_quiet_at = now  # ...and the speaker fell silent just now
+    session.loop._answer_audio(_Question(now, now, audio=echo))  # its echo, as heard
+    deadline = time.monotonic() + 2
+    while session.loop.echo_renewals == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    session.loop.stop()
+    assert session.loop.echoes_ignored, "Parley did not recognise its own words"
+    assert session.loop.turns_started == 0  # the echo started no turn
+    assert session.loop.echo_renewals == 1
+    assert isinstance(session.loop._echo, EchoCanceller) and session.loop._echo is not lost
+
+
 def test_barge_in_stops_the_reply_and_answers_the_new_question(fresh, say):
     question = load_audio(say("Tell me a long story about a dragon.", "story"))
     second = load_audio(say("How many legs does a spider have?", "spider"))
