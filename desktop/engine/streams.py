@@ -165,6 +165,7 @@ class DuplexStream:
         self._stream = None
         self._worker: threading.Thread | None = None
         self.playing = False  # True while the speaker has audio to play
+        self.input_delay_ms = 0.0  # how old the newest microphone block is, per PortAudio
 
     @property
     def latency_ms(self) -> float:
@@ -223,6 +224,8 @@ class DuplexStream:
     def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
         played = outdata[:, 0]
         self.playing = self.playback.read_into(played) > 0
+        if time_info.inputBufferAdcTime > 0:
+            self.input_delay_ms = 1000.0 * (time_info.currentTime - time_info.inputBufferAdcTime)
         self._blocks.put((indata[:, 0].copy(), played.copy()))
 
     def _finished(self) -> None:

@@ -120,6 +120,7 @@ class VoiceLoop:
         self._speaking = False  # Parley's voice is (or is about to be) on the speaker
         self._speaker_quiet_at = 0.0
         self._speech_began_at = 0.0
+        self._silence_began_at = 0.0
         self._speculative: Future[str] | None = None
         self._partial_due = 0.0
         self._partial_job: Future[str] | None = None
@@ -292,8 +293,15 @@ class VoiceLoop:
             self._partial_due = now + PARTIAL_EVERY_S
             self._state("listening")
         elif isinstance(event, SilenceStarted):
+            self._silence_began_at = now
             self._speculative = self._stt.submit(self._early_transcript, event.audio)
         elif isinstance(event, UtteranceEnded):
+            # What a slow endpoint is made of, for long-session diagnosis (bench/soak.py).
+            log.info(
+                "endpoint: %.0f ms after the pause began; microphone input %.0f ms old",
+                1000.0 * (now - self._silence_began_at),
+                getattr(self._audio, "input_delay_ms", 0.0),
+            )
             self._questions.put(
                 _Question(now, self._speech_began_at, audio=event.audio, early=self._speculative)
             )
