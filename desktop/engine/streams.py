@@ -166,6 +166,7 @@ class DuplexStream:
         self._worker: threading.Thread | None = None
         self.playing = False  # True while the speaker has audio to play
         self.input_delay_ms = 0.0  # how old the newest microphone block is, per PortAudio
+        self._input_delay_floor_ms = float("inf")  # the least it has been since opening
 
     @property
     def latency_ms(self) -> float:
@@ -174,6 +175,19 @@ class DuplexStream:
             return 0.0
         latency = self._stream.latency
         return 1000.0 * (latency[0] + latency[1])
+
+    @property
+    def input_lag_ms(self) -> float:
+        """How much older the microphone's audio arrives now than at its best since opening.
+
+        It only ever grows: with PulseAudio (through ALSA), each speaker underrun of
+        the duplex stream left the microphone's audio a little later for good, and
+        over a long session every endpoint came hundreds of ms late. Reopening the
+        stream starts afresh (see VoiceLoop).
+        """
+        if self._input_delay_floor_ms == float("inf"):
+            return 0.0
+        return max(0.0, self.input_delay_ms - self._input_delay_floor_ms)
 
     def start(self) -> None:
         sd = _sounddevice()
@@ -225,7 +239,9 @@ class DuplexStream:
         played = outdata[:, 0]
         self.playing = self.playback.read_into(played) > 0
         if time_info.inputBufferAdcTime > 0:
-            self.input_delay_ms = 1000.0 * (time_info.currentTime - time_info.inputBufferAdcTime)
+            delay = 1000.0 * (time_info.currentTime - time_info.inputBufferAdcTime)
+            self.input_delay_ms = delay
+            self._input_delay_floor_ms = min(self._input_delay_floor_ms, delay)
         self._blocks.put((indata[:, 0].copy(), played.copy()))
 
     def _finished(self) -> None:

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 PARTIAL_EVERY_S = 0.7
 LEVEL_EVERY_BLOCKS = 5  # 50 ms
 REOPEN_EVERY_S = 1.0
+STALE_INPUT_MS = 50.0  # microphone audio this much later than it was: reopen when idle
+STALE_CHECK_AFTER_S = 10.0  # let a newly opened stream settle first
 HALF_DUPLEX_TAIL_S = 0.3  # the room still rings after the speaker stops
 ECHO_TAIL_S = 0.5  # speech starting later than this after Parley fell silent is not its echo
 DIGITAL_SILENCE_S = 3.0
@@ -120,6 +122,9 @@ class VoiceLoop:
         self._speaking = False  # Parley's voice is (or is about to be) on the speaker
         self._speaker_quiet_at = 0.0
         self._speech_began_at = 0.0
+        self._audio_opened_at = 0.0
+        self._refreshing = False
+        self.audio_refreshes = 0
         self._silence_began_at = 0.0
         self._speculative: Future[str] | None = None
         self._partial_due = 0.0
@@ -217,6 +222,7 @@ class VoiceLoop:
     def _open_audio(self) -> None:
         self._audio = self._audio_factory(self._on_block, self._on_audio_failure)
         self._audio.start()
+        self._audio_opened_at = time.perf_counter()
         if self._echo is not None:
             self._echo.set_delay_ms(int(self._audio.latency_ms))
 
@@ -243,8 +249,43 @@ class VoiceLoop:
             self._emit(Notice("the audio device is back"))
             self._state("listening")
 
+    def _input_went_stale(self, audio: AudioPort, now: float) -> bool:
+        """The microphone's audio arrives later than it did, and nothing is going on:
+        the moment to reopen the stream (see DuplexStream.input_lag_ms)."""
+        return (
+            not self._refreshing
+            and getattr(audio, "input_lag_ms", 0.0) > STALE_INPUT_MS
+            and now - self._audio_opened_at > STALE_CHECK_AFTER_S
+            and not (audio.playing or self._busy or self._speaking)
+            and not self.endpointer.in_speech
+            and self._ptt_frames is None
+        )
+
+    def _refresh_audio(self, stale: AudioPort) -> None:
+        """Close the stream and open a new one (a fresh one starts with no backlog)."""
+        lag = getattr(stale, "input_lag_ms", 0.0)
+        try:
+            if self._audio is not stale or self._stopped.is_set():
+                return
+            self._audio = None
+            stale.stop()
+            self._open_audio()
+            self._restart_endpointer = True
+            self.audio_refreshes += 1
+            log.info("reopened the audio stream: the microphone lagged %.0f ms", lag)
+        except AudioError as exc:
+            self._on_audio_failure(exc)
+        finally:
+            self._refreshing = False
+
     def _on_block(self, mic: np.ndarray, played: np.ndarray) -> None:
         now = time.perf_counter()
+        audio = self._audio
+        if audio is not None and self._input_went_stale(audio, now):
+            self._refreshing = True
+            threading.Thread(
+                target=self._refresh_audio, args=(audio,), name="parley-refresh", daemon=True
+            ).start()
         self._watch_for_digital_silence(mic, now)
         # Endpointing listens to the echo-cancelled signal, so Parley's own voice never
         # starts a turn; whisper gets the untouched microphone signal. Measured on
@@ -256,7 +297,6 @@ class VoiceLoop:
             self._renew_echo_canceller()
         if self._echo is not None:
             mic = self._echo.process(mic, played)
-        audio = self._audio
         speaker_busy = audio is not None and audio.playing
         if speaker_busy:
             self._speaker_quiet_at = now

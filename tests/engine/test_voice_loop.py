@@ -244,6 +244,35 @@ def test_a_vanished_device_is_reopened_when_hands_free(fresh):
     assert any(isinstance(e, Notice) and "back" in e.message for e in events)
 
 
+def test_a_lagging_microphone_is_reopened_when_idle(fresh, question, monkeypatch):
+    """The stand-in room reports a lag, as DuplexStream does once PulseAudio's
+    microphone audio has fallen behind; the loop reopens the stream and the new
+    one hears and answers the next question."""
+    from desktop.engine import voice_loop
+
+    monkeypatch.setattr(voice_loop, "STALE_CHECK_AFTER_S", 0.2)
+    microphones = [silence(30), np.concatenate([silence(0.5), question, silence(1)])]
+    rooms, events = [], []
+
+    def factory(on_block, on_failure):
+        room = FileAudio(on_block, on_failure, microphones[len(rooms)], tail_s=4)
+        rooms.append(room)
+        return room
+
+    loop = VoiceLoop(fresh, factory, events.append, echo_cancellation=False, earcons=False)
+    loop.start()
+    time.sleep(0.5)
+    rooms[0].input_lag_ms = 300.0
+    deadline = time.monotonic() + 30
+    while not any(isinstance(e, TurnResult) for e in events) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    loop.stop()
+    assert len(rooms) == 2 and loop.audio_refreshes == 1
+    assert rooms[0]._stop.is_set(), "the lagging stream was not closed"
+    finals = [e.text for e in events if isinstance(e, Transcript) and e.final]
+    assert len(finals) == 1 and "france" in words(finals[0])
+
+
 def test_asking_again_after_the_reply_is_a_question_not_an_echo(fresh, question):
     # The reply repeats the question's words ("The capital of France is Paris"), so
     # the own-voice filter alone would take the second question for Parley's echo.
