@@ -42,6 +42,8 @@ Figures:
 - echoes_heard, echo_renewals: how often Parley's own words came back through
   the echo canceller (recognised and ignored: no turn, but a false barge-in
   and a late endpoint), and how often it renewed the canceller for that.
+- audio_reopens: how often the engine reopened its audio stream because the
+  microphone's audio had fallen behind (PulseAudio underruns: see streams.py).
 Targets for 300 turns: 0 crashes, growth < 30 MB, drift within 10 %.
 """
 
@@ -258,6 +260,7 @@ def run(
             peak = proc_status_mb(host.pid, "VmHWM")
         backlog = backlog_warnings(scratch / "home" / "logs")
         echoes_heard, echo_renewals = echo_counts(scratch / "home" / "logs")
+        reopens = engine_log(scratch / "home" / "logs").count("reopened the audio stream")
         saved = sum(s.turns for s in host.recorder.store.conversations())
         host.recorder.close()
     finally:
@@ -286,6 +289,7 @@ def run(
         "audio_backlog_max_ms": max(backlog, default=0),
         "echoes_heard": echoes_heard,
         "echo_renewals": echo_renewals,
+        "audio_reopens": reopens,
         "unanswered": sum(not t["answered"] for t in per_turn),
         "spoke_before_question_ended": sum(t.get("spoke_early", False) for t in per_turn),
         "no_voice_to_voice": sum(t["voice_to_voice_ms"] is None for t in per_turn),

@@ -37,6 +37,7 @@ def test_soak_reports_its_figures():
     assert report["engine_cpu_ms_first"] > 0 and report["engine_cpu_ms_last"] > 0
     assert report["audio_backlog_warnings"] >= 0
     assert report["echo_renewals"] <= report["echoes_heard"]
+    assert report["audio_reopens"] >= 0
 
 
 def test_first_and_last_tenth_are_summarised_at_full_length():
