@@ -105,14 +105,9 @@ def echo_counts(logs: Path) -> tuple[int, int]:
 
 
 def backlog_warnings(logs: Path) -> list[int]:
-    """The engine log's "N ms behind the microphone" warnings, in ms (rotated files too)."""
-    found: list[int] = []
-    for log in sorted(logs.glob("engine.log*")):
-        text = log.read_text("utf-8", "replace")
-        found += [
-            int(ms) for ms in re.findall(r"processing is (\d+) ms behind the microphone", text)
-        ]
-    return found
+    """The engine log's "N ms behind the microphone" warnings, in ms."""
+    pattern = r"processing is (\d+) ms behind the microphone"
+    return [int(ms) for ms in re.findall(pattern, engine_log(logs))]
 
 
 def proc_status_mb(pid: int, field: str) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from desktop import __version__, paths
 from desktop.errors import ParleyError
+from desktop.native_heap import limit_arenas
 
 log = logging.getLogger("parley")
 
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop.logs import setup_logging
 
     setup_logging(debug=args.debug)
+    limit_arenas()  # before any model starts its threads
     command = args.command or "gui"
     guard_network(command, args)
     try:

@@ -39,6 +39,7 @@ from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, 
 from desktop.engine.own_voice import OwnVoice
 from desktop.engine.turn import Assistant
 from desktop.errors import AudioError, ParleyError
+from desktop.native_heap import give_back_freed
 
 log = logging.getLogger(__name__)
 
@@ -420,6 +421,7 @@ class VoiceLoop:
                 self._busy = False
                 if not self._speaking:
                     self._state("listening" if self.hands_free else "idle")
+                give_back_freed()  # the turn's buffers are freed: let the system have them
 
     def _could_be_echo(self, question: _Question) -> bool:
         """Only speech that began while Parley talked (or as the room still rang) can

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import IO
 
+from desktop import native_heap
 from desktop.config import Settings
 from desktop.engine.events import Event, Failure, Notice, Speech, State
 from desktop.engine.llm import Message
@@ -48,6 +49,9 @@ def serve(conn: Connection, settings_values: dict, history: list[Message], debug
     from desktop import netguard
     from desktop.logs import setup_logging
 
+    native_heap.limit_arenas()  # before the models start their threads
+
+    native_heap.limit_arenas()  # before the models start their threads
     setup_logging(debug=debug, filename="engine.log")
     settings = Settings(**settings_values)
     netguard.install("engine", settings)  # nothing leaves unless the user asked for it
@@ -121,6 +125,7 @@ class TextTurns:
                 log.exception("turn failed")
                 self.emit(Failure(f"the turn failed: {exc}"))
             self.emit(State("idle"))
+            native_heap.give_back_freed()
 
 
 class EngineService:
