@@ -221,11 +221,13 @@ class VoiceLoop:
     # -- audio side -----------------------------------------------------------------------
 
     def _open_audio(self) -> None:
-        self._audio = self._audio_factory(self._on_block, self._on_audio_failure)
-        self._audio.start()
+        # A local: a stream that dies as it starts has already been dropped (and a
+        # reopen scheduled) by _on_audio_failure when start() returns.
+        audio = self._audio = self._audio_factory(self._on_block, self._on_audio_failure)
+        audio.start()
         self._audio_opened_at = time.perf_counter()
         if self._echo is not None:
-            self._echo.set_delay_ms(int(self._audio.latency_ms))
+            self._echo.set_delay_ms(int(audio.latency_ms))
 
     def _on_audio_failure(self, error: AudioError) -> None:
         self._cancel.set()

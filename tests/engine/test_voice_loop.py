@@ -298,3 +298,26 @@ def test_stop_while_a_written_reply_is_still_playing_goes_back_to_listening(fres
     states = [e.name for e in session.of(State)]
     session.loop.stop()
     assert states[-1] == "listening", states
+
+
+def test_a_device_that_dies_as_it_opens_is_reopened_not_a_crash(fresh):
+    """CI saw PortAudio's stream end inside start(); the engine then failed to load."""
+    rooms = []
+
+    def factory(on_block, on_failure):
+        room = FileAudio(on_block, on_failure, silence(2), tail_s=0)
+        if not rooms:  # the first stream dies at once, the way ALSA's did
+            room.start = room.fail
+        rooms.append(room)
+        return room
+
+    events = []
+    loop = VoiceLoop(fresh, factory, events.append)
+    loop.start()  # must not raise
+    deadline = time.perf_counter() + 10
+    while len(rooms) < 2 and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    loop.stop()
+    assert len(rooms) == 2, "no second stream was opened"
+    assert any(isinstance(e, Failure) for e in events)
+    assert any(isinstance(e, Notice) and "back" in e.message for e in events)
