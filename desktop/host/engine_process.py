@@ -50,8 +50,6 @@ def serve(conn: Connection, settings_values: dict, history: list[Message], debug
     from desktop.logs import setup_logging
 
     native_heap.limit_arenas()  # before the models start their threads
-
-    native_heap.limit_arenas()  # before the models start their threads
     setup_logging(debug=debug, filename="engine.log")
     settings = Settings(**settings_values)
     netguard.install("engine", settings)  # nothing leaves unless the user asked for it
