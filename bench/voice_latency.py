@@ -249,6 +249,8 @@ class Bench:
         self.device_failures: list[str] = []  # the audio stream died: nothing more to measure
         self.failures: list[str] = []
         self.self_barge_ins_ms: list[float | None] = []
+        self.speaker_pauses = 0  # the loop paused the speaker on a sudden sound (onset.py)
+        self.false_pauses = 0  # ... and the VAD heard no voice: the reply played on
         self.max_reply_s = MAX_REPLY_S
 
     def position(self, perf_counter: float) -> int:
@@ -402,6 +404,7 @@ def run_live(
         bench.attribute()
         bench.turns = loop.turns_started
         bench.barge_in_samples = [bench.position(t) for t in loop.barge_ins]
+        bench.speaker_pauses, bench.false_pauses = len(loop.holds), loop.false_holds
         return bench
     finally:
         audio.stop()
@@ -565,6 +568,8 @@ def report(bench: Bench, wer_raw: float) -> dict:
         "barge_in_rounds": len(interruptions),
         "self_barge_ins": len(bench.self_barge_ins_ms),
         "self_barge_ins_after_ms": bench.self_barge_ins_ms,
+        "speaker_pauses": bench.speaker_pauses,
+        "false_pauses": bench.false_pauses,
         "self_triggered_turns": turns - heard,
         "self_heard": bench.self_heard,
         "failures": bench.failures,
@@ -656,7 +661,8 @@ def print_table(r: dict) -> None:
     print(
         f"\nmissed questions {r['questions_missed']}, replies cut short {r['replies_cut']}, "
         f"replies begun during a question {r['replies_during_question']}, "
-        f"barge-ins on its own voice {r['self_barge_ins']}"
+        f"barge-ins on its own voice {r['self_barge_ins']}, "
+        f"speaker paused on a sound {r['speaker_pauses']} (not a voice: {r['false_pauses']})"
     )
     if r["self_barge_ins"]:
         after = ", ".join(

@@ -60,6 +60,9 @@ class FileAudio:
     def clear(self) -> int:
         return self.playback.clear()
 
+    def hold(self, on: bool) -> None:
+        self.playback.held = on
+
     def fail(self) -> None:
         """Behave like an unplugged device."""
         self._stop.set()
@@ -70,7 +73,7 @@ class FileAudio:
         while not self._stop.is_set() and self.position < self.total:
             at = self.position
             played = np.zeros(FRAME_16K, np.float32)
-            self.playing = self.playback.read_into(played) > 0
+            self.playing = self.playback.read_into(played) > 0 or self.playback.holding
             self.played[at : at + FRAME_16K] = played
             mic = np.zeros(FRAME_16K, np.float32)
             source = self.microphone[at : at + FRAME_16K]

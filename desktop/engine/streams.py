@@ -104,6 +104,12 @@ class Playback:
         self._offset = 0
         self._lock = threading.Lock()
         self.queued_samples = 0
+        self.held = False  # paused: queued audio waits (a voice may be starting over it)
+
+    @property
+    def holding(self) -> bool:
+        """Held with audio still to play: the speaker is paused, not done."""
+        return self.held and self.queued_samples > 0
 
     def add(self, audio: np.ndarray, rate: int) -> None:
         """Queue int16 or float32 mono audio at any rate."""
@@ -119,6 +125,7 @@ class Playback:
     def clear(self) -> int:
         """Drop everything queued (barge-in); returns how many samples were dropped."""
         with self._lock:
+            self.held = False
             dropped = self.queued_samples
             self._chunks.clear()
             self._offset = 0
@@ -126,10 +133,10 @@ class Playback:
         return dropped
 
     def read_into(self, out: np.ndarray) -> int:
-        """Fill ``out`` (zeros where nothing is queued); returns the samples of audio."""
+        """Fill ``out`` (zeros where nothing is queued, or held); returns the samples of audio."""
         filled = 0
         with self._lock:
-            while filled < out.size and self._chunks:
+            while not self.held and filled < out.size and self._chunks:
                 chunk = self._chunks[0]
                 take = min(out.size - filled, chunk.size - self._offset)
                 out[filled : filled + take] = chunk[self._offset : self._offset + take]
@@ -223,6 +230,10 @@ class DuplexStream:
         """Silence the speaker now: what is queued is dropped (barge-in, Stop)."""
         return self.playback.clear()
 
+    def hold(self, on: bool) -> None:
+        """Pause the speaker, keeping what is queued (True), or play on (False)."""
+        self.playback.held = on
+
     def stop(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
@@ -237,7 +248,7 @@ class DuplexStream:
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
         played = outdata[:, 0]
-        self.playing = self.playback.read_into(played) > 0
+        self.playing = self.playback.read_into(played) > 0 or self.playback.holding
         if time_info.inputBufferAdcTime > 0:
             delay = 1000.0 * (time_info.currentTime - time_info.inputBufferAdcTime)
             self.input_delay_ms = delay

@@ -5,7 +5,7 @@ import logging
 
 import numpy as np
 
-from desktop.engine.streams import BACKLOG_WARN_BLOCKS, Devices, DuplexStream
+from desktop.engine.streams import BACKLOG_WARN_BLOCKS, Devices, DuplexStream, Playback
 
 
 def block() -> tuple[np.ndarray, np.ndarray]:
@@ -51,3 +51,27 @@ def test_input_lag_is_how_much_later_the_microphone_is_than_at_its_best():
         stream._callback(indata, outdata, 160, times, None)
     assert round(stream.input_delay_ms) == 82
     assert round(stream.input_lag_ms) == 68
+
+
+def test_a_held_speaker_plays_silence_and_keeps_its_audio():
+    playback = Playback(16000)
+    reply = np.linspace(0.1, 0.5, 480, dtype=np.float32)
+    playback.add(reply, 16000)
+    out = np.ones(160, np.float32)
+    assert playback.read_into(out) == 160
+    playback.held = True
+    assert playback.holding
+    assert playback.read_into(out) == 0 and not out.any()
+    playback.held = False
+    assert playback.read_into(out) == 160
+    np.testing.assert_array_equal(out, reply[160:320])  # on from where it paused
+
+
+def test_clearing_ends_a_hold():
+    playback = Playback(16000)
+    playback.add(np.ones(320, np.float32), 16000)
+    playback.held = True
+    assert playback.clear() == 320
+    assert not playback.held and not playback.holding
+    playback.add(np.ones(160, np.float32), 16000)
+    assert playback.read_into(np.zeros(160, np.float32)) == 160  # the next reply plays

@@ -207,6 +207,9 @@ def test_barge_in_stops_the_reply_and_answers_the_new_question(fresh, say):
     results = session.of(TurnResult)
     assert results[0].cancelled
     assert session.loop.turns_started == 2  # its own voice started no turn
+    # The speaker was paused on the voice's first rise, before the VAD was sure.
+    holds, barge_in = session.loop.holds, session.loop.barge_ins[0]
+    assert holds and any(0 <= barge_in - held < 0.6 for held in holds), (holds, barge_in)
     # (Known defect, see tests/e2e/test_live_voice.py: leftover echo sometimes
     # stops the second reply too; bench/voice_latency.py counts it.)
     # The speaker fell silent soon after the second question began.
@@ -314,10 +317,31 @@ def test_a_device_that_dies_as_it_opens_is_reopened_not_a_crash(fresh):
     events = []
     loop = VoiceLoop(fresh, factory, events.append)
     loop.start()  # must not raise
+
+    def back() -> bool:
+        return any(isinstance(e, Notice) and "back" in e.message for e in list(events))
+
     deadline = time.perf_counter() + 10
-    while len(rooms) < 2 and time.perf_counter() < deadline:
+    while not back() and time.perf_counter() < deadline:
         time.sleep(0.05)
     loop.stop()
-    assert len(rooms) == 2, "no second stream was opened"
+    assert back(), "Parley never said the device is back"
+    assert len(rooms) == 2, "not exactly one stream reopened"
     assert any(isinstance(e, Failure) for e in events)
-    assert any(isinstance(e, Notice) and "back" in e.message for e in events)
+
+
+def test_a_knock_while_parley_talks_pauses_it_briefly_and_it_plays_on(fresh, say):
+    story = load_audio(say("Tell me a long story about a dragon.", "story"))
+    knock_at = 0.5 + story.size / STT_RATE + 3.0  # Parley is telling the story by then
+    mic = np.concatenate([silence(0.5), story, silence(6.0)])
+    rng = np.random.default_rng(7)
+    start = int(knock_at * STT_RATE)
+    mic[start : start + 800] += rng.normal(0, 0.1, 800).astype(np.float32)  # 50 ms, -20 dBFS
+    session = Session(fresh, mic, echo_gain_db=-10.0, tail_s=0).run()
+    loop = session.loop
+    played = session.room.speaker_recording()
+    assert played[start - STT_RATE // 2 : start].any(), "Parley was not speaking yet"
+    assert loop.barge_ins == [] and loop.false_holds >= 1, (loop.holds, loop.barge_ins)
+    # The reply went on after the pause: Parley's voice is on the speaker again.
+    after = played[start + int(0.6 * STT_RATE) : start + int(1.6 * STT_RATE)]
+    assert np.abs(after).max() > 1e-3, "the reply did not resume"
