@@ -84,6 +84,12 @@ class SilenceStarted:
 
 
 @dataclass(frozen=True)
+class SpeechResumed:
+    """The user spoke again after a pause: what was transcribed at the pause is not all
+    (the voice loop drops a reply it began on it)."""
+
+
+@dataclass(frozen=True)
 class UtteranceEnded:
     """The user finished; ``audio`` is the whole utterance with its pre-roll."""
 
@@ -96,7 +102,7 @@ class UtteranceDropped:
     """What was heard was too short to be speech (a cough, a click)."""
 
 
-EndpointEvent = SpeechStarted | SilenceStarted | UtteranceEnded | UtteranceDropped
+EndpointEvent = SpeechStarted | SilenceStarted | SpeechResumed | UtteranceEnded | UtteranceDropped
 
 
 class Endpointer:
@@ -171,9 +177,9 @@ class Endpointer:
         self._utterance.append(frame)
         if voiced:
             self._voiced_total += 1
+            events: list[EndpointEvent] = [SpeechResumed()] if self._silent_run else []
             self._silent_run = 0
             self.sentence_complete = False
-            events: list[EndpointEvent] = []
         else:
             self._silent_run += 1
             events = [SilenceStarted(self.utterance_so_far())] if self._silent_run == 1 else []

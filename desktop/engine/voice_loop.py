@@ -6,7 +6,10 @@ Threads, and why:
   waits on a model.
 - the STT worker transcribes early: as soon as the user pauses (so little is
   left to do at the endpoint) and every few hundred ms for live captions.
-- the turn worker runs one Assistant turn at a time and queues its speech.
+- the turn worker runs one Assistant turn at a time and queues its speech. A
+  turn may begin on the early transcript, before the endpoint: its events wait
+  in a ReplyAhead gate until the endpoint comes, and are dropped if the user
+  speaks again first (reply_ahead.py).
 
 Barge-in: speech from the user while Parley talks clears the speaker queue and
 cancels the turn. With echo cancellation off, the microphone is gated while
@@ -31,6 +34,7 @@ from desktop.engine.endpoint import (
     Endpointer,
     EndpointSettings,
     SilenceStarted,
+    SpeechResumed,
     SpeechStarted,
     UtteranceDropped,
     UtteranceEnded,
@@ -38,6 +42,7 @@ from desktop.engine.endpoint import (
 from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
 from desktop.engine.onset import VoiceOnset
 from desktop.engine.own_voice import OwnVoice
+from desktop.engine.reply_ahead import ReplyAhead
 from desktop.engine.streams import FRAME_16K
 from desktop.engine.turn import Assistant
 from desktop.errors import AudioError, ParleyError
@@ -84,6 +89,7 @@ class _Question:
     audio: np.ndarray | None = None
     early: Future[str] | None = None
     text: str | None = None
+    ahead: ReplyAhead | None = None  # answered before the endpoint, held until it comes
 
 
 def sentence_is_complete(text: str) -> bool:
@@ -133,6 +139,12 @@ class VoiceLoop:
         self.audio_refreshes = 0
         self._silence_began_at = 0.0
         self._speculative: Future[str] | None = None
+        self._pause_id = 0  # which pause of which utterance an early transcript belongs to
+        self._ahead: ReplyAhead | None = None
+        self._ahead_lock = threading.Lock()
+        self._unconfirmed: ReplyAhead | None = None  # the last reply ahead, until opened
+        self.replies_ahead = 0  # turns started on the early transcript that were kept
+        self.replies_ahead_dropped = 0  # ... and that the user talked on over
         self._partial_due = 0.0
         self._partial_job: Future[str] | None = None
         self._ptt_frames: list[np.ndarray] | None = None
@@ -169,6 +181,7 @@ class VoiceLoop:
     def stop(self) -> None:
         """Close the devices and wait for the workers, so the models are free again."""
         self._stopped.set()
+        self._next_pause()  # a reply held for an endpoint that will not come
         self.stop_speaking()
         if self._audio is not None:
             self._audio.stop()
@@ -205,6 +218,7 @@ class VoiceLoop:
         """Push-to-talk pressed: start collecting the utterance (and stop Parley talking)."""
         if self._audio is None:
             self._open_audio()
+        self._next_pause()
         if self._busy or self._speaking:
             self._barge_in()
         self._ptt_frames = []
@@ -225,6 +239,7 @@ class VoiceLoop:
 
     def ask(self, text: str) -> None:
         """A typed question while the loop runs."""
+        self._next_pause()
         if self._busy or self._speaking:
             self._barge_in()
         self._questions.put(_Question(time.perf_counter(), text=text))
@@ -342,6 +357,10 @@ class VoiceLoop:
             self._caption_so_far()
 
     def _on_endpoint(self, event: object, now: float) -> None:
+        if isinstance(event, UtteranceEnded) and self._open_reply_ahead(now):
+            self._speculative = None
+            return
+        self._next_pause()
         if isinstance(event, SpeechStarted):
             self._speech_began_at = now
             if self._busy or self._speaking:
@@ -350,7 +369,9 @@ class VoiceLoop:
             self._state("listening")
         elif isinstance(event, SilenceStarted):
             self._silence_began_at = now
-            self._speculative = self._stt.submit(self._early_transcript, event.audio)
+            self._speculative = self._stt.submit(
+                self._early_transcript, event.audio, self._pause_id, self._speech_began_at
+            )
         elif isinstance(event, UtteranceEnded):
             # What a slow endpoint is made of, for long-session diagnosis (bench/soak.py).
             log.info(
@@ -362,8 +383,55 @@ class VoiceLoop:
                 _Question(now, self._speech_began_at, audio=event.audio, early=self._speculative)
             )
             self._speculative = None
-        elif isinstance(event, UtteranceDropped):
-            self._speculative = None
+        elif isinstance(event, UtteranceDropped | SpeechResumed):
+            self._speculative = None  # (resumed: the early transcript is not all of it)
+
+    def _next_pause(self) -> None:
+        """The user spoke again, stopped, or the utterance ended: an early transcript
+        still being worked out is for a pause that is over, and a reply begun on one
+        is dropped."""
+        with self._ahead_lock:
+            self._pause_id += 1
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.drop()
+            self.replies_ahead_dropped += 1
+            log.info("the user went on after %r: dropped the reply begun on it", ahead.text)
+
+    def _open_reply_ahead(self, now: float) -> bool:
+        """The endpoint: let a reply begun on the early transcript through, if there is one."""
+        with self._ahead_lock:
+            self._pause_id += 1
+            ahead, self._ahead = self._ahead, None
+            if ahead is None:
+                return False
+            self._busy = True
+            self._cancel = ahead.cancel
+            self.turns_started += 1
+            if not ahead.open(now):
+                self._busy = False
+                return False
+        self.replies_ahead += 1
+        log.info(
+            "endpoint: %.0f ms after the pause began; microphone input %.0f ms old; "
+            "reply begun %.0f ms before it",
+            1000.0 * (now - self._silence_began_at),
+            getattr(self._audio, "input_delay_ms", 0.0),
+            1000.0 * (now - ahead.started_at),
+        )
+        return True
+
+    def _begin_reply_ahead(self, text: str, pause_id: int, began_at: float) -> None:
+        """Start answering a finished-sounding early transcript before the endpoint."""
+        if self._busy or self._speaking or not self.hands_free or self._stopped.is_set():
+            return
+        if began_at - self._speaker_quiet_at < ECHO_TAIL_S and self._own_voice.heard_again(text):
+            return  # the normal path will ignore it as an echo
+        with self._ahead_lock:
+            if pause_id != self._pause_id or self._ahead is not None:
+                return
+            ahead = self._ahead = ReplyAhead(text, began_at)
+        self._questions.put(_Question(ahead.started_at, began_at, text=text, ahead=ahead))
 
     def _pause_for_a_possible_voice(self, mic: np.ndarray, audio: AudioPort, now: float) -> None:
         """Pause the speaker as soon as the echo-cancelled level jumps while Parley talks
@@ -401,17 +469,24 @@ class VoiceLoop:
             # say so, and the window would show "speaking" until the next question.
             self._state("listening" if self.hands_free else "idle")
 
-    def _early_transcript(self, audio: np.ndarray) -> str:
-        """Transcribe at the first pause, so the endpoint finds the work already done.
+    def _early_transcript(self, audio: np.ndarray, pause_id: int, began_at: float) -> str:
+        """Transcribe at each pause, so the endpoint finds the work already done, and
+        begin the reply on it (ReplyAhead: held until the endpoint, dropped if the
+        user goes on).
 
         It must finish within the short silence window to be of use, so it takes
         the fast (10 s) whisper window when that is on: with the 30 s window the
         endpoint waited for it (live benchmark: endpoint p50 480 -> 705 ms).
         """
         text = self.assistant.stt.transcribe_raw(audio)
+        if pause_id != self._pause_id:
+            return text  # the user spoke again meanwhile: this is not where they stop
         self.endpointer.sentence_complete = sentence_is_complete(text)
         if text:
             self._emit(Transcript(text, final=False))
+        if any(ch.isalnum() for ch in text):
+            # Whatever the silence window: the reply waits for the endpoint anyway.
+            self._begin_reply_ahead(text, pause_id, began_at)
         return text
 
     def _caption_so_far(self) -> None:
@@ -447,8 +522,11 @@ class VoiceLoop:
 
     def _turns(self) -> None:
         while (question := self._questions.get()) is not None:
+            self._forget_a_dropped_reply()
             try:
-                if question.text is not None:
+                if question.ahead is not None:
+                    self._answer(question.text or "", question.ended_at, 0.0, question.ahead)
+                elif question.text is not None:
                     self._answer(question.text, question.ended_at, None)
                 else:
                     self._answer_audio(question)
@@ -462,6 +540,17 @@ class VoiceLoop:
                 if not self._speaking:
                     self._state("listening" if self.hands_free else "idle")
                 give_back_freed()  # the turn's buffers are freed: let the system have them
+
+    def _forget_a_dropped_reply(self) -> None:
+        """A reply begun ahead and then dropped never happened: take it out of the
+        conversation. (It may be dropped after its turn has ended, so the turn
+        worker also looks before each new question.)"""
+        ahead, self._unconfirmed = self._unconfirmed, None
+        if ahead is None or not ahead.dropped:
+            self._unconfirmed = ahead if ahead is not None and not ahead.opened else None
+            return
+        if ahead.history is not None:
+            self.assistant.messages = ahead.history
 
     def _could_be_echo(self, question: _Question) -> bool:
         """Only speech that began while Parley talked (or as the room still rang) can
@@ -494,14 +583,26 @@ class VoiceLoop:
         stt_ms = round((time.perf_counter() - ended_at) * 1000.0, 1)
         self._answer(text, ended_at, stt_ms)
 
-    def _answer(self, text: str, started_at: float, stt_ms: float | None) -> None:
-        self._busy = True
-        self._cancel = threading.Event()
-        self.turns_started += 1
-        self._emit(Transcript(text, final=True))
+    def _answer(
+        self, text: str, started_at: float, stt_ms: float | None, ahead: ReplyAhead | None = None
+    ) -> None:
+        """Run one turn; a reply ahead's events wait in its gate for the endpoint."""
+        if ahead is None:
+            self._busy = True
+            self._cancel = threading.Event()
+            self.turns_started += 1
+        elif ahead.dropped:
+            return
+        else:
+            ahead.history = list(self.assistant.messages)
+            self._unconfirmed = ahead
+        cancel = self._cancel if ahead is None else ahead.cancel
+        final = Transcript(text, final=True)
 
-        def on_event(event: Event) -> None:
-            if isinstance(event, Speech):
+        def deliver(event: Event) -> None:
+            if event is final:
+                self._emit(event)
+            elif isinstance(event, Speech):
                 if self._cancel.is_set() or self._audio is None:
                     return
                 if not self._speaking:
@@ -514,14 +615,22 @@ class VoiceLoop:
             elif not isinstance(event, Transcript | State):
                 self._emit(event)
 
+        def on_event(event: Event) -> None:
+            if ahead is None:
+                deliver(event)
+            else:
+                ahead.pass_on(event, deliver)
+
+        on_event(final)
         self.assistant.run_turn(
             text=text,
             speak=True,
-            cancel=self._cancel,
+            cancel=cancel,
             on_event=on_event,
             started_at=started_at,
             stt_ms=stt_ms,
         )
+        self._forget_a_dropped_reply()
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from desktop.engine.audio import STT_RATE, load_audio
+from desktop.engine.endpoint import EndpointSettings
 from desktop.engine.events import Failure, Notice, State, Transcript, TurnResult
 from desktop.engine.file_audio import FileAudio
 from desktop.engine.voice_loop import VoiceLoop
@@ -74,14 +75,49 @@ def test_hands_free_turn_is_heard_answered_and_spoken(fresh, question):
     assert {"capital", "france"} <= set(words(session.finals()[0]))
     result = session.of(TurnResult)[0]
     assert result.reply
-    assert result.timings["first_audio_ms"] > 0
+    assert result.timings["first_audio_ms"] >= 0  # 0: ready before the endpoint (ReplyAhead)
     spoken = session.room.speaker_recording()
     assert np.abs(spoken).max() > 0.1, "nothing reached the speaker"
     heard = fresh.stt.transcribe_raw(spoken[np.abs(spoken) > 0][: 9 * STT_RATE])
     errors, size = word_errors(result.reply, heard)
     assert errors <= size // 3, (result.reply, heard)
     states = [e.name for e in session.of(State)]
-    assert states.index("transcribing") < states.index("speaking")
+    assert states.index("thinking") < states.index("speaking")
+
+
+def test_the_reply_is_begun_at_the_pause_and_heard_only_after_the_endpoint(fresh, question):
+    # A 1 s silence window leaves the early transcript ample time on any CPU.
+    slow_endpoint = EndpointSettings(short_silence_ms=1000, long_silence_ms=1000)
+    mic = np.concatenate([silence(1), question, silence(4)])
+    session = Session(fresh, mic, echo_cancellation=False, endpoint=slow_endpoint).run(turns=1)
+    loop = session.loop
+    assert (loop.replies_ahead, loop.replies_ahead_dropped) == (1, 0)
+    assert len(session.finals()) == 1 and len(session.of(TurnResult)) == 1
+    assert [m["role"] for m in fresh.messages if m["role"] != "system"] == ["user", "assistant"]
+    played = session.room.speaker_recording()
+    voice_end = STT_RATE + np.flatnonzero(np.abs(question) > 0.01)[-1]  # espeak trails silence
+    before_endpoint = played[STT_RATE : voice_end + int(0.9 * STT_RATE)]
+    assert not before_endpoint.any(), "spoke before the endpoint"
+    assert np.abs(played[voice_end:]).max() > 0.1, "the reply was never spoken"
+
+
+def test_a_reply_begun_at_a_pause_is_dropped_when_the_user_goes_on(fresh, question, say):
+    more = load_audio(say("And what about Germany?", "germany"))
+    slow_endpoint = EndpointSettings(short_silence_ms=1500, long_silence_ms=1500)
+    mic = np.concatenate([silence(1), question, silence(0.9), more, silence(5)])
+    session = Session(fresh, mic, echo_cancellation=False, endpoint=slow_endpoint).run(turns=1)
+    loop = session.loop
+    assert loop.replies_ahead_dropped >= 1, "no reply was begun at the 0.9 s pause"
+    assert len(session.finals()) == 1, session.finals()
+    assert {"france", "germany"} <= set(words(session.finals()[0]))
+    assert len(session.of(TurnResult)) == 1
+    user = [m["content"] for m in fresh.messages if m["role"] == "user"]
+    assert user == session.finals(), "the dropped reply's question stayed in the history"
+    played = session.room.speaker_recording()
+    more_at = STT_RATE + question.size + int(0.9 * STT_RATE)
+    voice_end = more_at + np.flatnonzero(np.abs(more) > 0.01)[-1]
+    before_endpoint = played[STT_RATE : voice_end + int(1.4 * STT_RATE)]
+    assert not before_endpoint.any(), "the dropped reply was heard"
 
 
 def test_silence_and_noise_never_become_a_turn(fresh):

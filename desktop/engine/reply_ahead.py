@@ -1,0 +1,90 @@
+"""A reply started before the user has finished, held back until they have.
+
+Why: after the endpoint, Parley still had to write the first clause and
+synthesize it (about 400 ms on a 2-core CPU), while the endpoint itself sat
+waiting for 320 ms of silence with the early transcript already in hand. So
+the voice loop starts the turn on that early transcript as soon as it reads
+as a whole sentence, and this gate holds everything the turn produces (its
+transcript, tokens, timings and speech) until the endpoint comes. The
+endpoint then lets it all through at once, and the first clause is already
+synthesized. If the user speaks again first, the gate drops it all, the turn
+is cancelled, and no one ever saw it.
+
+Timings are rebased on the endpoint: a stage that was done before it reports 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+from desktop.engine.events import Event, Timing, TurnResult
+
+
+class ReplyAhead:
+    """Holds one speculative turn's events: ``open`` lets them through, ``drop`` ends it."""
+
+    def __init__(self, text: str, began_at: float) -> None:
+        self.text = text  # the early transcript the turn answers
+        self.began_at = began_at  # when the user started speaking (perf_counter)
+        self.started_at = time.perf_counter()
+        self.cancel = threading.Event()
+        self._deliver: Callable[[Event], None] | None = None
+        self._held: list[Event] = []
+        self._lock = threading.Lock()
+        self._shift_ms = 0.0
+        self.opened = False
+        self.dropped = False
+        self.history: list | None = None  # the conversation before it, to undo a drop
+
+    def pass_on(self, event: Event, deliver: Callable[[Event], None]) -> None:
+        """The turn's events go through here: held, delivered, or dropped."""
+        with self._lock:
+            if self.dropped:
+                return
+            if not self.opened:
+                self._deliver = deliver
+                self._held.append(event)
+                return
+        deliver(self._rebased(event))
+
+    def open(self, ended_at: float) -> bool:
+        """The endpoint came with no more speech: deliver what was held. False if
+        the turn had already been dropped."""
+        with self._lock:
+            if self.dropped:
+                return False
+            self._shift_ms = (ended_at - self.started_at) * 1000.0
+            held, self._held = self._held, []
+            for event in held:
+                if self._deliver is not None:
+                    self._deliver(self._rebased(event))
+            self.opened = True
+            return True
+
+    def drop(self) -> None:
+        """The user went on speaking: cancel the turn and forget all it produced."""
+        with self._lock:
+            if self.opened:
+                return
+            self.dropped = True
+            self._held.clear()
+        self.cancel.set()
+
+    def _rebased(self, event: Event) -> Event:
+        if isinstance(event, Timing):
+            return dataclasses.replace(event, ms=self._since_endpoint(event.ms))
+        if isinstance(event, TurnResult):
+            timings = {
+                name: (self._since_endpoint(ms) if name.endswith("_ms") else ms)
+                for name, ms in event.timings.items()
+            }
+            return dataclasses.replace(event, timings=timings)
+        return event
+
+    def _since_endpoint(self, ms: float | None) -> float | None:
+        if ms is None:
+            return None
+        return round(max(0.0, ms - self._shift_ms), 1)
