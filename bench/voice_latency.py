@@ -251,6 +251,8 @@ class Bench:
         self.self_barge_ins_ms: list[float | None] = []
         self.speaker_pauses = 0  # the loop paused the speaker on a sudden sound (onset.py)
         self.false_pauses = 0  # ... and the VAD heard no voice: the reply played on
+        self.replies_ahead = 0  # replies begun at a pause and kept at the endpoint
+        self.replies_ahead_dropped = 0  # ... and dropped: the user went on speaking
         self.max_reply_s = MAX_REPLY_S
 
     def position(self, perf_counter: float) -> int:
@@ -405,6 +407,8 @@ def run_live(
         bench.turns = loop.turns_started
         bench.barge_in_samples = [bench.position(t) for t in loop.barge_ins]
         bench.speaker_pauses, bench.false_pauses = len(loop.holds), loop.false_holds
+        bench.replies_ahead = loop.replies_ahead
+        bench.replies_ahead_dropped = loop.replies_ahead_dropped
         return bench
     finally:
         audio.stop()
@@ -530,14 +534,17 @@ def report(bench: Bench, wer_raw: float) -> dict:
     clean = [p for p in clean if not p.extra.get("speaker_busy_during_question")]
     v2v = [p.extra["voice_to_voice_ms"] for p in clean if "voice_to_voice_ms" in p.extra]
     stages = {
-        stage: spread([p.result.timings[stage] for p in answered if p.result.timings.get(stage)])
+        # 0 is a real figure: a reply begun ahead had its stages done before the endpoint.
+        stage: spread(
+            [p.result.timings[stage] for p in answered if p.result.timings.get(stage) is not None]
+        )
         for stage in STAGES
     }
     stages["endpoint_ms"] = spread(
         [
             p.extra["voice_to_voice_ms"] - p.result.timings["first_audio_ms"]
             for p in clean
-            if "voice_to_voice_ms" in p.extra and p.result.timings.get("first_audio_ms")
+            if "voice_to_voice_ms" in p.extra and p.result.timings.get("first_audio_ms") is not None
         ]
     )
     stops = [
@@ -570,6 +577,8 @@ def report(bench: Bench, wer_raw: float) -> dict:
         "self_barge_ins_after_ms": bench.self_barge_ins_ms,
         "speaker_pauses": bench.speaker_pauses,
         "false_pauses": bench.false_pauses,
+        "replies_ahead": bench.replies_ahead,
+        "replies_ahead_dropped": bench.replies_ahead_dropped,
         "self_triggered_turns": turns - heard,
         "self_heard": bench.self_heard,
         "failures": bench.failures,
@@ -662,7 +671,8 @@ def print_table(r: dict) -> None:
         f"\nmissed questions {r['questions_missed']}, replies cut short {r['replies_cut']}, "
         f"replies begun during a question {r['replies_during_question']}, "
         f"barge-ins on its own voice {r['self_barge_ins']}, "
-        f"speaker paused on a sound {r['speaker_pauses']} (not a voice: {r['false_pauses']})"
+        f"speaker paused on a sound {r['speaker_pauses']} (not a voice: {r['false_pauses']}), "
+        f"replies begun at a pause {r['replies_ahead']} (dropped: {r['replies_ahead_dropped']})"
     )
     if r["self_barge_ins"]:
         after = ", ".join(
