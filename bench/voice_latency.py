@@ -53,7 +53,10 @@ Figures:
   question's onset and its end, minus that onset. If Parley still talks at
   the end of the question, the stop is where a 300 ms silence first begins.
   Per round, barge_in_seen_ms_approx says when the loop itself reacted (its
-  perf_counter time mapped onto the recording: a few 10 ms off).
+  perf_counter time mapped onto the recording: a few 10 ms off), and
+  pause_seen_ms_approx when it paused the speaker on the sudden sound.
+- replies_ahead / replies_ahead_dropped: turns begun on the early transcript
+  and held until the endpoint, kept / dropped because the user went on.
 - self_triggered_turns: turns Parley started minus questions it heard;
   self_heard lists those transcripts. self_barge_ins: barge-ins no question
   accounts for, with how long Parley had been talking when it stopped itself.
@@ -246,6 +249,7 @@ class Bench:
         self.latency_ms = 0.0
         self.self_heard: list[str] = []  # final transcripts no question accounts for
         self.barge_in_samples: list[int] = []  # loop.barge_ins, as recording positions
+        self.pause_samples: list[int] = []  # loop.holds (speaker paused), likewise
         self.device_failures: list[str] = []  # the audio stream died: nothing more to measure
         self.failures: list[str] = []
         self.self_barge_ins_ms: list[float | None] = []
@@ -406,6 +410,7 @@ def run_live(
         bench.attribute()
         bench.turns = loop.turns_started
         bench.barge_in_samples = [bench.position(t) for t in loop.barge_ins]
+        bench.pause_samples = [bench.position(t) for t in loop.holds]
         bench.speaker_pauses, bench.false_pauses = len(loop.holds), loop.false_holds
         bench.replies_ahead = loop.replies_ahead
         bench.replies_ahead_dropped = loop.replies_ahead_dropped
@@ -450,6 +455,9 @@ def analyse(recording: Path, bench: Bench) -> None:
             if seen:
                 item.extra["barge_in_seen_ms_approx"] = round((seen[0] + drift - on) / RATE * 1000)
                 item.extra["barge_in_seen_at"] = seen[0]
+            paused = [s for s in bench.pause_samples if on - RATE // 2 <= s + drift < end]
+            if paused:
+                item.extra["pause_seen_ms_approx"] = round((paused[0] + drift - on) / RATE * 1000)
     bench.self_barge_ins_ms = self_barge_ins(bench, speaker)
 
 
