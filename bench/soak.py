@@ -30,7 +30,8 @@ Figures:
   answered a fragment, or lagged a turn behind); no_voice_to_voice: turns with
   no voice-to-voice time (those, and turns it never spoke in).
 - heard_p95_first_ms, heard_p95_last_ms: the same for the time from the end of
-  the question to the engine taking it up ("transcribing"): the part of
+  the question to the engine taking it up ("transcribing", or "thinking" for a
+  reply begun ahead, which comes out at the endpoint): the part of
   voice-to-voice spent hearing the question end, before any model runs. It can
   be negative: paplay returns only once the server has drained its buffer, and
   the endpointer may have heard the clip's trailing silence end the utterance
@@ -172,7 +173,9 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
     deadline = ended + ANSWER_TIMEOUT_S
     while time.perf_counter() < deadline and not watch.gave_up:
         states = watch.since(mark, State)
-        taken_up = [t for t, e in states if e.name == "transcribing"]
+        # A reply begun ahead skips "transcribing": its held "thinking" comes out
+        # at the endpoint.
+        taken_up = [t for t, e in states if e.name in ("transcribing", "thinking")]
         if taken_up and heard_at is None:
             heard_at = taken_up[0]
         speaking = [t for t, e in states if e.name == "speaking"]
