@@ -425,7 +425,7 @@ class VoiceLoop:
         """Start answering a finished-sounding early transcript before the endpoint."""
         if self._busy or self._speaking or not self.hands_free or self._stopped.is_set():
             return
-        if began_at - self._speaker_quiet_at < ECHO_TAIL_S and self._own_voice.heard_again(text):
+        if self._could_be_echo(began_at) and self._own_voice.heard_again(text):
             return  # the normal path will ignore it as an echo
         with self._ahead_lock:
             if pause_id != self._pause_id or self._ahead is not None:
@@ -552,10 +552,10 @@ class VoiceLoop:
         if ahead.history is not None:
             self.assistant.messages = ahead.history
 
-    def _could_be_echo(self, question: _Question) -> bool:
+    def _could_be_echo(self, began_at: float) -> bool:
         """Only speech that began while Parley talked (or as the room still rang) can
         be its own voice: a user who repeats the reply's words later is asking."""
-        return question.began_at - self._speaker_quiet_at < ECHO_TAIL_S
+        return began_at - self._speaker_quiet_at < ECHO_TAIL_S
 
     def _answer_audio(self, question: _Question) -> None:
         audio, ended_at, early = question.audio, question.ended_at, question.early
@@ -575,7 +575,7 @@ class VoiceLoop:
                 return
         if not any(ch.isalnum() for ch in text):
             return
-        if self._could_be_echo(question) and self._own_voice.heard_again(text):
+        if self._could_be_echo(question.began_at) and self._own_voice.heard_again(text):
             log.info("ignored an echo of Parley's own words: %r", text)
             self.echoes_ignored.append(text)
             self._renew_echo = True
