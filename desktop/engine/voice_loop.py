@@ -40,10 +40,9 @@ from desktop.engine.endpoint import (
     UtteranceEnded,
 )
 from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
-from desktop.engine.onset import VoiceOnset
+from desktop.engine.onset import SpeakerPause
 from desktop.engine.own_voice import OwnVoice
 from desktop.engine.reply_ahead import ReplyAhead
-from desktop.engine.streams import FRAME_16K
 from desktop.engine.turn import Assistant
 from desktop.errors import AudioError, ParleyError
 from desktop.native_heap import give_back_freed
@@ -58,8 +57,6 @@ STALE_CHECK_AFTER_S = 10.0  # let a newly opened stream settle first
 HALF_DUPLEX_TAIL_S = 0.3  # the room still rings after the speaker stops
 ECHO_TAIL_S = 0.5  # speech starting later than this after Parley fell silent is not its echo
 DIGITAL_SILENCE_S = 3.0
-HOLD_CONFIRM_S = 0.6  # the speaker paused on a sudden sound: this long for the VAD to say "voice"
-HOLD_COOLDOWN_S = 2.0  # after a sound that was not a voice, do not pause again this soon
 
 
 class AudioPort(Protocol):
@@ -154,16 +151,22 @@ class VoiceLoop:
         self._warned_silence = False
         self._stopped = threading.Event()
         self._own_voice = OwnVoice()
-        self._onset = VoiceOnset()
-        self._held_at: float | None = None  # the speaker is paused on a possible voice
-        self._hold_allowed_at = 0.0
-        self.holds: list[float] = []  # perf_counter times the speaker was paused
-        self.false_holds = 0  # pauses the VAD did not confirm as a voice
+        self._pause = SpeakerPause()  # barge-in's first reaction (onset.py)
         self.barge_ins: list[float] = []  # perf_counter times, for tests and benchmarks
         self.echoes_ignored: list[str] = []  # what the loop heard of its own voice
         self.turns_started = 0
 
     # -- public controls ------------------------------------------------------------------
+
+    @property
+    def holds(self) -> list[float]:
+        """perf_counter times the speaker was paused on a possible voice."""
+        return self._pause.holds
+
+    @property
+    def false_holds(self) -> int:
+        """Pauses the VAD did not confirm as a voice (the reply played on)."""
+        return self._pause.false_holds
 
     @property
     def speaking(self) -> bool:
@@ -194,7 +197,7 @@ class VoiceLoop:
     def stop_speaking(self) -> None:
         """The Stop button: end the reply and silence the speaker now."""
         self._cancel.set()
-        self._held_at = None  # clear() below ends a pause too
+        self._pause.end()  # clear() below ends a pause too
         if self._audio is not None:
             self._audio.clear()
         was_speaking, self._speaking = self._speaking, False
@@ -333,7 +336,7 @@ class VoiceLoop:
             self._speaking = False
             self._state("listening" if self.hands_free else "idle")
         if audio is not None and self._echo is not None and self.hands_free:
-            self._pause_for_a_possible_voice(mic, audio, now)
+            self._pause.feed(mic, self._speaking, audio, now)
         if self._echo is None and (
             speaker_busy or now - self._speaker_quiet_at < HALF_DUPLEX_TAIL_S
         ):
@@ -433,34 +436,10 @@ class VoiceLoop:
             ahead = self._ahead = ReplyAhead(text, began_at)
         self._questions.put(_Question(ahead.started_at, began_at, text=text, ahead=ahead))
 
-    def _pause_for_a_possible_voice(self, mic: np.ndarray, audio: AudioPort, now: float) -> None:
-        """Pause the speaker as soon as the echo-cancelled level jumps while Parley talks
-        (onset.py): the VAD then either hears a voice (barge-in clears the reply) or
-        not within HOLD_CONFIRM_S (the reply plays on where it paused)."""
-        if self._held_at is not None:
-            if now - self._held_at >= HOLD_CONFIRM_S:
-                audio.hold(False)
-                self._held_at = None
-                self.false_holds += 1
-                self._hold_allowed_at = now + HOLD_COOLDOWN_S
-                log.info("paused for a sound that was not a voice (%d so far)", self.false_holds)
-            return
-        if not self._speaking:
-            self._onset.reset()
-            return
-        # Held between two sentences too (live replies have gaps): the next one waits.
-        # Live blocks come 30-40 ms at a time: the detector counts in 10 ms frames.
-        frames = mic.reshape(-1, FRAME_16K) if mic.size % FRAME_16K == 0 else [mic]
-        rising = any([self._onset.push(level_dbfs(frame)) for frame in frames])  # feed all
-        if rising and now >= self._hold_allowed_at:
-            audio.hold(True)
-            self._held_at = now
-            self.holds.append(now)
-
     def _barge_in(self) -> None:
         self.barge_ins.append(time.perf_counter())
         self._cancel.set()
-        self._held_at = None  # clear() below ends the pause too
+        self._pause.end()  # clear() below ends the pause too
         if self._audio is not None:
             self._audio.clear()
         was_speaking, self._speaking = self._speaking, False

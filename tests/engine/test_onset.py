@@ -1,6 +1,9 @@
-"""VoiceOnset: a jump in the echo-cancelled level while Parley talks (levels in dBFS)."""
+"""VoiceOnset: a jump in the echo-cancelled level while Parley talks (levels in dBFS),
+and SpeakerPause, which pauses the speaker on it."""
 
-from desktop.engine.onset import ARMED_AFTER_BLOCKS, VoiceOnset
+import numpy as np
+
+from desktop.engine.onset import ARMED_AFTER_BLOCKS, CONFIRM_S, SpeakerPause, VoiceOnset
 
 
 def fed(levels: list[float], onset: VoiceOnset | None = None) -> list[int]:
@@ -43,3 +46,52 @@ def test_reset_forgets_the_residual() -> None:
     fed(RESIDUAL, onset)
     onset.reset()
     assert fed([-20.0, -20.0], onset) == []  # not armed again yet
+
+
+class Speaker:
+    """Records hold() calls: the part of the audio stream SpeakerPause drives."""
+
+    def __init__(self):
+        self.calls = []
+
+    def hold(self, on):
+        self.calls.append(on)
+
+
+def block(dbfs: float, frames: int = 4) -> np.ndarray:
+    """A 30-40 ms live block (several 10 ms frames) of noise at a level."""
+    rng = np.random.default_rng(0)
+    return (rng.normal(0, 1, 160 * frames) * 10 ** (dbfs / 20)).astype(np.float32)
+
+
+def test_speaker_pause_holds_on_a_rise_and_plays_on_when_no_voice_follows():
+    pause, speaker, now = SpeakerPause(), Speaker(), 0.0
+    for _ in range(20):  # 800 ms of Parley's residual echo arms it
+        pause.feed(block(-90), True, speaker, now)
+        now += 0.04
+    pause.feed(block(-25), True, speaker, now)  # a sudden sound
+    assert speaker.calls == [True] and pause.holds == [now]
+    pause.feed(block(-90), True, speaker, now + CONFIRM_S / 2)
+    assert speaker.calls == [True], "let go before the VAD had its time"
+    pause.feed(block(-90), True, speaker, now + CONFIRM_S)
+    assert speaker.calls == [True, False] and pause.false_holds == 1
+    pause.feed(block(-25), True, speaker, now + CONFIRM_S + 0.04)
+    assert speaker.calls == [True, False], "paused again within the cool-down"
+
+
+def test_speaker_pause_ended_by_a_barge_in_is_not_a_false_one():
+    pause, speaker, now = SpeakerPause(), Speaker(), 0.0
+    for _ in range(20):
+        pause.feed(block(-90), True, speaker, now)
+        now += 0.04
+    pause.feed(block(-25), True, speaker, now)
+    pause.end()  # the VAD heard a voice: the loop cleared the speaker
+    pause.feed(block(-90), False, speaker, now + 2 * CONFIRM_S)
+    assert speaker.calls == [True] and pause.false_holds == 0
+
+
+def test_speaker_pause_does_nothing_while_parley_is_silent():
+    pause, speaker = SpeakerPause(), Speaker()
+    for i in range(40):
+        pause.feed(block(-90 if i < 30 else -20), False, speaker, i * 0.04)
+    assert speaker.calls == []
