@@ -408,7 +408,10 @@ class VoiceLoop:
             ahead, self._ahead = self._ahead, None
             if ahead is None:
                 return False
-            self._busy = True
+            # A short reply may have been written and voiced before the endpoint: its
+            # turn is over, and a busy flag set now would stay set (no turn ends to
+            # clear it), making the next question wait and count as a barge-in.
+            self._busy = not ahead.finished
             self._cancel = ahead.cancel
             self.turns_started += 1
             if not ahead.open(now):
@@ -515,6 +518,9 @@ class VoiceLoop:
                 log.exception("turn failed")
                 self._emit(Failure(f"the turn failed: {exc}"))
             finally:
+                if question.ahead is not None:
+                    with self._ahead_lock:  # before _busy is cleared: see _open_reply_ahead
+                        question.ahead.finished = True
                 self._busy = False
                 if not self._speaking:
                     self._state("listening" if self.hands_free else "idle")

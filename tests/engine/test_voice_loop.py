@@ -101,6 +101,18 @@ def test_the_reply_is_begun_at_the_pause_and_heard_only_after_the_endpoint(fresh
     assert np.abs(played[voice_end:]).max() > 0.1, "the reply was never spoken"
 
 
+def test_a_reply_finished_before_the_endpoint_leaves_the_loop_free(fresh, question):
+    # A 5 s window: the whole reply is written and voiced while the gate holds it.
+    # The loop once marked itself busy at the endpoint with no turn left to clear
+    # it, so the next question waited (no reply ahead) and counted as a barge-in.
+    slow_endpoint = EndpointSettings(short_silence_ms=5000, long_silence_ms=5000)
+    mic = np.concatenate([silence(1), question, silence(9)])
+    session = Session(fresh, mic, echo_cancellation=False, endpoint=slow_endpoint).run(turns=1)
+    assert session.loop.replies_ahead == 1
+    assert len(session.of(TurnResult)) == 1
+    assert not session.loop.speaking, "still busy after the reply was spoken"
+
+
 def test_a_reply_begun_at_a_pause_is_dropped_when_the_user_goes_on(fresh, question, say):
     more = load_audio(say("And what about Germany?", "germany"))
     slow_endpoint = EndpointSettings(short_silence_ms=1500, long_silence_ms=1500)
