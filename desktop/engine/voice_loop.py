@@ -431,8 +431,11 @@ class VoiceLoop:
         """Start answering a finished-sounding early transcript before the endpoint."""
         if self._busy or self._speaking or not self.hands_free or self._stopped.is_set():
             return
-        if self._could_be_echo(began_at) and self._own_voice.heard_again(text):
-            return  # the normal path will ignore it as an echo
+        if self._could_be_echo(began_at):
+            # Talk over Parley (a barge-in, or its own echo slipping through) waits for
+            # the endpoint as before: with replies begun ahead there, a live barge-in
+            # test saw Parley answer its own echo (2 runs in 25; 0 in 38 without).
+            return
         with self._ahead_lock:
             if pause_id != self._pause_id or self._ahead is not None:
                 return
