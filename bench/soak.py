@@ -247,6 +247,10 @@ def run(
                 per_turn.append(turn)
                 if index + 1 == warm:
                     rss_after_warmup = turn["rss_mb"]
+                if not turn["answered"]:  # say which, with what the engine logged
+                    tail = engine_log(scratch / "home" / "logs").splitlines()[-15:]
+                    print(f"soak: turn {index + 1} unanswered: {turn}", file=sys.stderr)
+                    print("\n".join(f"  engine: {line}" for line in tail), file=sys.stderr)
                 if verbose or (index + 1) % 25 == 0:
                     print(
                         f"soak: {index + 1}/{turns} turns, engine RSS {turn['rss_mb']:.0f} MB"
