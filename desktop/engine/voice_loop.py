@@ -428,7 +428,7 @@ class VoiceLoop:
         return True
 
     def _begin_reply_ahead(self, text: str, pause_id: int, began_at: float) -> None:
-        """Start answering a finished-sounding early transcript before the endpoint."""
+        """Start answering this pause's early transcript before the endpoint comes."""
         if self._busy or self._speaking or not self.hands_free or self._stopped.is_set():
             return
         if self._could_be_echo(began_at):
@@ -533,11 +533,11 @@ class VoiceLoop:
         """A reply begun ahead and then dropped never happened: take it out of the
         conversation. (It may be dropped after its turn has ended, so the turn
         worker also looks before each new question.)"""
-        ahead, self._unconfirmed = self._unconfirmed, None
-        if ahead is None or not ahead.dropped:
-            self._unconfirmed = ahead if ahead is not None and not ahead.opened else None
-            return
-        if ahead.history is not None:
+        ahead = self._unconfirmed
+        if ahead is None or not (ahead.dropped or ahead.opened):
+            return  # none, or still held: its endpoint may yet come
+        self._unconfirmed = None
+        if ahead.dropped and ahead.history is not None:
             self.assistant.messages = ahead.history
 
     def _could_be_echo(self, began_at: float) -> bool:
