@@ -6,13 +6,14 @@ and the voice loop decodes a 10 s window (stt.py) where whisper's own path reads
 first), cut the way the endpointer cuts them (320 ms before, 160 ms after), and
 decodes each with greedy and beam search on both windows.
 
-    python bench/stt_decoding.py [--json]
+    python bench/stt_decoding.py [--questions N] [--voices N] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,13 +71,18 @@ def decoders(stt: Transcriber) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="first N questions")
+    parser.add_argument("--voices", type=int, default=len(VOICES), help="first N espeak voices")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if not shutil.which("espeak-ng"):
+        sys.exit("bench: espeak-ng is needed to speak the questions")
+    questions, voices = QUESTIONS[: max(1, args.questions)], VOICES[: max(1, args.voices)]
     stt = Transcriber(registry.resolve("stt", Settings()).path)
     with tempfile.TemporaryDirectory() as scratch:
         clips = []  # (voice, reference, audio)
-        for v, voice in enumerate(VOICES):
-            for i, text in enumerate(QUESTIONS):
+        for v, voice in enumerate(voices):
+            for i, text in enumerate(questions):
                 wav = Path(scratch) / f"v{v}q{i}.wav"
                 subprocess.run(["espeak-ng", *voice, "-w", str(wav), text], check=True)
                 clips.append((v, text, as_cut_live(load_audio(wav))))
@@ -98,7 +104,7 @@ def main() -> int:
     if args.json:
         print(json.dumps({"questions": len(clips), **results}))
     else:
-        print(f"{len(clips)} questions ({len(VOICES)} voices x {len(QUESTIONS)}), tiny.en int8")
+        print(f"{len(clips)} questions ({len(voices)} voices x {len(questions)}), tiny.en int8")
         for name, r in results.items():
             print(
                 f"{name:22s} WER {r['wer_mean']:.3f} (per voice {r['wer_per_voice']}), "

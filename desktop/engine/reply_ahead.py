@@ -89,3 +89,61 @@ class ReplyAhead:
         if ms is None:
             return None
         return round(max(0.0, ms - self._shift_ms), 1)
+
+
+class ReplyAheadSlot:
+    """Which pause the user is in, and the one reply that may be begun at it.
+
+    Each pause of an utterance gets a new id (the user spoke again, stopped,
+    or the utterance ended), so an early transcript that comes back after its
+    pause is over starts nothing. The voice loop holds ``lock`` while it sets
+    its own busy state from a reply's ``finished`` flag (see ``take``).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pause_id = 0
+        self._ahead: ReplyAhead | None = None
+        self._unconfirmed: ReplyAhead | None = None  # the last reply begun, until opened
+        self.kept = 0  # replies begun ahead that the endpoint let through
+        self.dropped = 0  # ... and that the user talked on over
+
+    def next_pause(self) -> ReplyAhead | None:
+        """A pause is over: drop the reply begun at it, if any (returned, for the log)."""
+        with self.lock:
+            ahead = self.take()
+        if ahead is not None:
+            ahead.drop()
+            self.dropped += 1
+        return ahead
+
+    def take(self) -> ReplyAhead | None:
+        """End this pause and hand over its reply, if one was begun. Call with ``lock`` held."""
+        self.pause_id += 1
+        ahead, self._ahead = self._ahead, None
+        return ahead
+
+    def begin(self, text: str, pause_id: int, began_at: float) -> ReplyAhead | None:
+        """A reply for the early transcript of pause ``pause_id``; None if that pause is
+        over or already has one."""
+        with self.lock:
+            if pause_id != self.pause_id or self._ahead is not None:
+                return None
+            self._ahead = ReplyAhead(text, began_at)
+            return self._ahead
+
+    def started(self, ahead: ReplyAhead, history: list) -> None:
+        """Its turn began: remember the conversation as it was, to undo a drop."""
+        ahead.history = list(history)
+        self._unconfirmed = ahead
+
+    def history_to_restore(self) -> list | None:
+        """The conversation before a reply that was begun and then dropped: that reply
+        never happened. None while a reply is held (its endpoint may yet come), after
+        one was opened, or with none. (A reply may be dropped after its turn ended, so
+        the turn worker asks before each new question as well as after each turn.)"""
+        ahead = self._unconfirmed
+        if ahead is None or not (ahead.dropped or ahead.opened):
+            return None
+        self._unconfirmed = None
+        return ahead.history if ahead.dropped else None

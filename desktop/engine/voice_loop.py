@@ -42,7 +42,7 @@ from desktop.engine.endpoint import (
 from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
 from desktop.engine.onset import SpeakerPause
 from desktop.engine.own_voice import OwnVoice
-from desktop.engine.reply_ahead import ReplyAhead
+from desktop.engine.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.turn import Assistant
 from desktop.errors import AudioError, ParleyError
 from desktop.native_heap import give_back_freed
@@ -136,12 +136,7 @@ class VoiceLoop:
         self.audio_refreshes = 0
         self._silence_began_at = 0.0
         self._speculative: Future[str] | None = None
-        self._pause_id = 0  # which pause of which utterance an early transcript belongs to
-        self._ahead: ReplyAhead | None = None
-        self._ahead_lock = threading.Lock()
-        self._unconfirmed: ReplyAhead | None = None  # the last reply ahead, until opened
-        self.replies_ahead = 0  # turns started on the early transcript that were kept
-        self.replies_ahead_dropped = 0  # ... and that the user talked on over
+        self._replies = ReplyAheadSlot()  # the pause the user is in, and a reply begun at it
         self._partial_due = 0.0
         self._partial_job: Future[str] | None = None
         self._ptt_frames: list[np.ndarray] | None = None
@@ -167,6 +162,16 @@ class VoiceLoop:
     def false_holds(self) -> int:
         """Pauses the VAD did not confirm as a voice (the reply played on)."""
         return self._pause.false_holds
+
+    @property
+    def replies_ahead(self) -> int:
+        """Turns begun on an early transcript that the endpoint let through."""
+        return self._replies.kept
+
+    @property
+    def replies_ahead_dropped(self) -> int:
+        """... and those dropped because the user went on speaking."""
+        return self._replies.dropped
 
     @property
     def speaking(self) -> bool:
@@ -373,7 +378,7 @@ class VoiceLoop:
         elif isinstance(event, SilenceStarted):
             self._silence_began_at = now
             self._speculative = self._stt.submit(
-                self._early_transcript, event.audio, self._pause_id, self._speech_began_at
+                self._early_transcript, event.audio, self._replies.pause_id, self._speech_began_at
             )
         elif isinstance(event, UtteranceEnded):
             # What a slow endpoint is made of, for long-session diagnosis (bench/soak.py).
@@ -393,19 +398,14 @@ class VoiceLoop:
         """The user spoke again, stopped, or the utterance ended: an early transcript
         still being worked out is for a pause that is over, and a reply begun on one
         is dropped."""
-        with self._ahead_lock:
-            self._pause_id += 1
-            ahead, self._ahead = self._ahead, None
+        ahead = self._replies.next_pause()
         if ahead is not None:
-            ahead.drop()
-            self.replies_ahead_dropped += 1
             log.info("the user went on after %r: dropped the reply begun on it", ahead.text)
 
     def _open_reply_ahead(self, now: float) -> bool:
         """The endpoint: let a reply begun on the early transcript through, if there is one."""
-        with self._ahead_lock:
-            self._pause_id += 1
-            ahead, self._ahead = self._ahead, None
+        with self._replies.lock:
+            ahead = self._replies.take()
             if ahead is None:
                 return False
             # A short reply may have been written and voiced before the endpoint: its
@@ -417,7 +417,7 @@ class VoiceLoop:
             if not ahead.open(now):
                 self._busy = False
                 return False
-        self.replies_ahead += 1
+        self._replies.kept += 1
         log.info(
             "endpoint: %.0f ms after the pause began; microphone input %.0f ms old; "
             "reply begun %.0f ms before it",
@@ -436,10 +436,9 @@ class VoiceLoop:
             # the endpoint as before: with replies begun ahead there, a live barge-in
             # test saw Parley answer its own echo (2 runs in 25; 0 in 38 without).
             return
-        with self._ahead_lock:
-            if pause_id != self._pause_id or self._ahead is not None:
-                return
-            ahead = self._ahead = ReplyAhead(text, began_at)
+        ahead = self._replies.begin(text, pause_id, began_at)
+        if ahead is None:
+            return  # that pause is over, or already has a reply
         self._questions.put(_Question(ahead.started_at, began_at, text=text, ahead=ahead))
 
     def _barge_in(self) -> None:
@@ -464,7 +463,7 @@ class VoiceLoop:
         endpoint waited for it (live benchmark: endpoint p50 480 -> 705 ms).
         """
         text = self.assistant.stt.transcribe_raw(audio)
-        if pause_id != self._pause_id:
+        if pause_id != self._replies.pause_id:
             return text  # the user spoke again meanwhile: this is not where they stop
         self.endpointer.sentence_complete = sentence_is_complete(text)
         if text:
@@ -522,7 +521,7 @@ class VoiceLoop:
                 self._emit(Failure(f"the turn failed: {exc}"))
             finally:
                 if question.ahead is not None:
-                    with self._ahead_lock:  # before _busy is cleared: see _open_reply_ahead
+                    with self._replies.lock:  # before _busy is cleared: see _open_reply_ahead
                         question.ahead.finished = True
                 self._busy = False
                 if not self._speaking:
@@ -531,14 +530,10 @@ class VoiceLoop:
 
     def _forget_a_dropped_reply(self) -> None:
         """A reply begun ahead and then dropped never happened: take it out of the
-        conversation. (It may be dropped after its turn has ended, so the turn
-        worker also looks before each new question.)"""
-        ahead = self._unconfirmed
-        if ahead is None or not (ahead.dropped or ahead.opened):
-            return  # none, or still held: its endpoint may yet come
-        self._unconfirmed = None
-        if ahead.dropped and ahead.history is not None:
-            self.assistant.messages = ahead.history
+        conversation."""
+        history = self._replies.history_to_restore()
+        if history is not None:
+            self.assistant.messages = history
 
     def _could_be_echo(self, began_at: float) -> bool:
         """Only speech that began while Parley talked (or as the room still rang) can
@@ -582,8 +577,7 @@ class VoiceLoop:
         elif ahead.dropped:
             return
         else:
-            ahead.history = list(self.assistant.messages)
-            self._unconfirmed = ahead
+            self._replies.started(ahead, self.assistant.messages)
         cancel = self._cancel if ahead is None else ahead.cancel
         final = Transcript(text, final=True)
 

@@ -3,7 +3,7 @@
 import time
 
 from desktop.engine.events import Notice, Timing, Token, TurnResult
-from desktop.engine.reply_ahead import ReplyAhead
+from desktop.engine.reply_ahead import ReplyAhead, ReplyAheadSlot
 
 
 def result(**timings) -> TurnResult:
@@ -58,3 +58,46 @@ def test_timings_count_from_the_endpoint_and_stages_done_before_it_are_zero():
         "total_ms": 600.0,
         "tokens_per_s": 40.0,  # a rate, not a time: left alone
     }
+
+
+def test_a_reply_is_begun_only_in_the_pause_its_transcript_came_from():
+    slot = ReplyAheadSlot()
+    pause = slot.pause_id
+    slot.next_pause()  # the user spoke again before the early transcript came back
+    assert slot.begin("What is", pause, began_at=0.0) is None
+    ahead = slot.begin("What is the time?", slot.pause_id, began_at=0.0)
+    assert ahead is not None
+    assert slot.begin("What is the time?", slot.pause_id, began_at=0.0) is None  # one per pause
+
+
+def test_the_next_pause_drops_the_reply_and_counts_it():
+    slot = ReplyAheadSlot()
+    ahead = slot.begin("Tell me", slot.pause_id, began_at=0.0)
+    assert slot.next_pause() is ahead
+    assert ahead.dropped and ahead.cancel.is_set()
+    assert (slot.kept, slot.dropped) == (0, 1)
+    assert slot.next_pause() is None  # nothing left to drop
+    assert slot.dropped == 1
+
+
+def test_a_dropped_reply_gives_back_the_conversation_before_it_once():
+    slot = ReplyAheadSlot()
+    before = [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."}]
+    ahead = slot.begin("Tell me", slot.pause_id, began_at=0.0)
+    slot.started(ahead, before)
+    before.append({"role": "user", "content": "Tell me"})  # the turn adds to the history
+    assert slot.history_to_restore() is None  # still held: its endpoint may yet come
+    slot.next_pause()
+    assert slot.history_to_restore() == before[:2]
+    assert slot.history_to_restore() is None
+
+
+def test_an_opened_reply_keeps_its_place_in_the_conversation():
+    slot = ReplyAheadSlot()
+    ahead = slot.begin("What is the time?", slot.pause_id, began_at=0.0)
+    slot.started(ahead, [])
+    with slot.lock:
+        assert slot.take() is ahead
+    assert ahead.open(time.perf_counter())
+    assert slot.history_to_restore() is None
+    assert slot.next_pause() is None  # taken at the endpoint: no longer this pause's
