@@ -203,6 +203,7 @@ def one_turn(audio: VirtualAudio, host, watch: Watch, clip: Path, max_reply_s: f
         "turns": len(watch.since(mark, TurnResult)),
         "stopped": bool(stopped),
         "answer": answers[0][1].reply if answers else None,
+        "heard": [result.transcript for _, result in answers],
         # The engine's own clock, from the endpoint it detected to its first audio:
         # flat while voice_to_voice grows means the time goes before the endpoint.
         "engine_first_audio_ms": answers[0][1].timings.get("first_audio_ms") if answers else None,
@@ -247,9 +248,12 @@ def run(
                 per_turn.append(turn)
                 if index + 1 == warm:
                     rss_after_warmup = turn["rss_mb"]
-                if not turn["answered"]:  # say which, with what the engine logged
-                    tail = engine_log(scratch / "home" / "logs").splitlines()[-15:]
-                    print(f"soak: turn {index + 1} unanswered: {turn}", file=sys.stderr)
+                # An unanswered turn, or one more than the question: say which, with
+                # what the engine logged.
+                if not turn["answered"] or turn["turns"] > 1:
+                    what = "unanswered" if not turn["answered"] else "answered more than once"
+                    tail = engine_log(scratch / "home" / "logs").splitlines()[-25:]
+                    print(f"soak: turn {index + 1} {what}: {turn}", file=sys.stderr)
                     print("\n".join(f"  engine: {line}" for line in tail), file=sys.stderr)
                 if verbose or (index + 1) % 25 == 0:
                     print(
