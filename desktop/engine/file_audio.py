@@ -57,6 +57,10 @@ class FileAudio:
     def play(self, audio: np.ndarray, rate: int) -> None:
         self.playback.add(audio, rate)
 
+    @property
+    def queued_seconds(self) -> float:
+        return self.playback.queued_seconds
+
     def clear(self) -> int:
         return self.playback.clear()
 

@@ -107,6 +107,11 @@ class Playback:
         self.held = False  # paused: queued audio waits (a voice may be starting over it)
 
     @property
+    def queued_seconds(self) -> float:
+        """How much audio is still to play."""
+        return self.queued_samples / self.rate
+
+    @property
     def holding(self) -> bool:
         """Held with audio still to play: the speaker is paused, not done."""
         return self.held and self.queued_samples > 0
@@ -225,6 +230,11 @@ class DuplexStream:
 
     def play(self, audio: np.ndarray, rate: int) -> None:
         self.playback.add(audio, rate)
+
+    @property
+    def queued_seconds(self) -> float:
+        """Speech handed to the speaker and not played yet."""
+        return self.playback.queued_seconds
 
     def clear(self) -> int:
         """Silence the speaker now: what is queued is dropped (barge-in, Stop)."""

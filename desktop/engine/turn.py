@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 EventSink = Callable[[Event], None]
 
+PACE_AHEAD_S = 5.0  # a paced reply is written only this far ahead of what has been heard
+SECONDS_PER_WORD = 0.4  # piper's voices at their own pace: about 150 words a minute
+
 
 def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 1)
@@ -53,12 +56,34 @@ class _SpeechThread:
         self.first_audio_at: float | None = None
         self.first_clause_done = threading.Event()
         self.error: BaseException | None = None
+        self.unvoiced_words = 0  # in clauses handed over and not yet synthesized
+        self._words_lock = threading.Lock()
         self._clauses: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="parley-tts", daemon=True)
         self._thread.start()
 
     def say(self, clause: str) -> None:
+        self._count_words(len(clause.split()))
         self._clauses.put(clause)
+
+    def _count_words(self, words: int) -> None:
+        with self._words_lock:
+            self.unvoiced_words += words
+
+    def hold_while_ahead(self, speaker_backlog: Callable[[], float]) -> None:
+        """Hold the LLM while more than PACE_AHEAD_S of the reply is yet to be heard:
+        on the speaker (``speaker_backlog()`` seconds) or still to be synthesized.
+
+        Why: spoken replies are often cut short (barge-in, Stop), and on a small CPU
+        every clause written and voiced far ahead of the listener was work thrown
+        away, done while the echo canceller and the VAD need the cores to hear the
+        interruption (bench/interrupted_reply.py).
+        """
+        while not self.cancel.is_set():
+            ahead = speaker_backlog() + self.unvoiced_words * SECONDS_PER_WORD
+            if ahead <= PACE_AHEAD_S:
+                return
+            self.cancel.wait(0.05)
 
     def wait_for_first_clause(self) -> None:
         """Hold the LLM while the first clause is synthesized: on a small CPU the two
@@ -77,22 +102,28 @@ class _SpeechThread:
     def _run(self) -> None:
         try:
             while (clause := self._clauses.get()) is not None:
-                if self.cancel.is_set():
-                    continue  # drain without speaking
-                audio = self.tts.synthesize(clause)
-                # Set even when the clause had nothing speakable (emoji, a script the
-                # voice cannot read): the LLM is waiting on it.
-                self.first_clause_done.set()
-                if audio.size == 0 or self.cancel.is_set():
-                    continue
-                if self.first_audio_at is None:
-                    self.first_audio_at = time.perf_counter()
-                self.emit(Speech(clause, audio, self.tts.sample_rate))
+                try:
+                    self._voice(clause)
+                finally:
+                    self._count_words(-len(clause.split()))
         except BaseException as exc:  # handed to the turn's thread in finish()
             self.error = exc
             self.cancel.set()
         finally:
             self.first_clause_done.set()
+
+    def _voice(self, clause: str) -> None:
+        if self.cancel.is_set():
+            return  # drain without speaking
+        audio = self.tts.synthesize(clause)
+        # Set even when the clause had nothing speakable (emoji, a script the voice
+        # cannot read): the LLM is waiting on it.
+        self.first_clause_done.set()
+        if audio.size == 0 or self.cancel.is_set():
+            return
+        if self.first_audio_at is None:
+            self.first_audio_at = time.perf_counter()
+        self.emit(Speech(clause, audio, self.tts.sample_rate))
 
 
 class Assistant:
@@ -151,12 +182,15 @@ class Assistant:
         source: str = "the recording",
         started_at: float | None = None,
         stt_ms: float | None = None,
+        speaker_backlog: Callable[[], float] | None = None,
     ) -> TurnResult:
         """Answer one question, given as text or as 16 kHz float32 audio.
 
         A live voice loop passes the text it already transcribed, with
         ``started_at`` (``time.perf_counter()`` at the end of the user's speech)
-        and the ``stt_ms`` spent after that, so timings still run from the endpoint.
+        and the ``stt_ms`` spent after that, so timings still run from the endpoint,
+        and ``speaker_backlog`` (seconds of speech queued on its speaker), which
+        paces a spoken reply (_SpeechThread.hold_while_ahead).
         """
         start = started_at if started_at is not None else time.perf_counter()
         cancel = cancel or threading.Event()
@@ -213,6 +247,8 @@ class Assistant:
                         speech.say(clause)
                         if speech.first_audio_at is None:
                             speech.wait_for_first_clause()
+                        elif speaker_backlog is not None:
+                            speech.hold_while_ahead(speaker_backlog)
 
         try:
             for piece in self.llm.stream_reply(messages, cancel):

@@ -64,6 +64,7 @@ class AudioPort(Protocol):
 
     playing: bool
     latency_ms: float
+    queued_seconds: float
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -611,8 +612,14 @@ class VoiceLoop:
             on_event=on_event,
             started_at=started_at,
             stt_ms=stt_ms,
+            speaker_backlog=self._speaker_backlog,
         )
         self._forget_a_dropped_reply()
+
+    def _speaker_backlog(self) -> float:
+        """Seconds of speech on the speaker still to play: the turn paces its reply by it."""
+        audio = self._audio
+        return 0.0 if audio is None else audio.queued_seconds
 
     # -- helpers --------------------------------------------------------------------------
 

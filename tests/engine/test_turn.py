@@ -1,6 +1,7 @@
 """Whole turns through the Assistant: events, timings, speech, cancel, reasoning."""
 
 import threading
+import time
 
 import numpy as np
 
@@ -84,6 +85,57 @@ def test_stop_mid_reply_keeps_the_partial_reply(fresh):
     assert len(tokens) == 4
     assert result.reply == "".join(tokens).strip()
     assert fresh.messages[-1] == {"role": "assistant", "content": result.reply}
+
+
+def test_a_paced_reply_is_not_written_while_the_speaker_is_far_behind(fresh):
+    events = []
+    behind_until = []  # the speaker has 10 s queued for 0.5 s after the first clause is out
+
+    def speaker_backlog():
+        if not behind_until:
+            behind_until.append(time.perf_counter() + 0.5)
+        return 10.0 if time.perf_counter() < behind_until[0] else 0.0
+
+    def on_event(event):
+        events.append((time.perf_counter(), event))
+
+    result = fresh.run_turn(
+        text="Tell me three facts about the sea, in three sentences.",
+        speak=True,
+        on_event=on_event,
+        speaker_backlog=speaker_backlog,
+    )
+    spoken = [e for _, e in events if isinstance(e, Speech)]
+    assert len(spoken) >= 2 and not result.cancelled
+    assert behind_until, "the speaker's backlog was never asked"
+    first_speech = next(t for t, e in events if isinstance(e, Speech))
+    assert first_speech < behind_until[0], "paced before the first clause was spoken"
+    asked_at = behind_until[0] - 0.5  # the clause after the first was just handed over
+    held = [
+        e
+        for t, e in events
+        if isinstance(e, Token) and asked_at + 0.02 < t < behind_until[0] - 0.02
+    ]
+    assert held == [], "the LLM wrote on while the speaker was 10 s behind"
+    assert words(" ".join(e.text for e in spoken)) == words(result.reply)  # nothing lost
+
+
+def test_a_cancel_frees_a_paced_reply(fresh):
+    cancel = threading.Event()
+    threading.Timer(3.0, cancel.set).start()
+    events = []
+    started = time.perf_counter()
+    result = fresh.run_turn(
+        text="Tell me three facts about the sea, in three sentences.",
+        speak=True,
+        cancel=cancel,
+        on_event=events.append,
+        speaker_backlog=lambda: 60.0,  # the speaker never catches up: only the cancel frees it
+    )
+    assert result.cancelled
+    # Held from the second clause on: nothing after it was written or voiced.
+    assert len([e for e in events if isinstance(e, Speech)]) <= 2
+    assert time.perf_counter() - started < 25, "the paced turn did not end on cancel"
 
 
 class ThinkingBackend:

@@ -1,0 +1,33 @@
+"""The interrupted-reply benchmark runs end to end on the real models and reports both modes.
+
+It asserts the report's shape and what pacing is for (fewer words written before
+Stop), never a time: CI machines are noisy.
+"""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_interrupted_reply_benchmark_compares_paced_and_unpaced():
+    done = subprocess.run(
+        [sys.executable, "bench/interrupted_reply.py", "--rounds", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["pace_ahead_s"] == 5.0 and report["stop_after_s"] == 2.0
+    for mode in ("paced", "unpaced"):
+        figures = report[mode]
+        assert figures["n"] == 1
+        assert figures["cpu_ms"] > 0 and figures["words"] > 0
+        assert figures["turn_ended_ms_after_stop"] >= 0
+    # The same reply (temperature 0), stopped at the same point: held ~5 s of speech
+    # ahead of the listener, the paced one was cut with far less of it written.
+    assert report["paced"]["words"] < report["unpaced"]["words"]
+    assert isinstance(report["cpu_saved_pct"], float)
