@@ -54,6 +54,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -89,6 +90,21 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds so far per thread name (Linux /proc): which worker a slow turn kept busy."""
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name, rest = task.joinpath("stat").read_text().rsplit(")", 1)
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = rest.split()
+        name = name.split("(", 1)[1]
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        totals[name] = totals.get(name, 0.0) + seconds
+    return totals
 
 
 def engine_log(logs: Path) -> str:
@@ -242,8 +258,17 @@ def run(
                 if reset_every and index % reset_every == 0:
                     host.send(NewConversation())
                 cpu_before = cpu_seconds(host.pid)
+                threads_before = cpu_by_thread(host.pid) if verbose else {}
                 turn = one_turn(audio, host, watch, clips[index % len(clips)], max_reply_s)
                 turn["engine_cpu_ms"] = round((cpu_seconds(host.pid) - cpu_before) * 1000)
+                if verbose:  # the busiest threads of the turn, in ms
+                    spent = {
+                        name: round(1000 * (seconds - threads_before.get(name, 0.0)))
+                        for name, seconds in cpu_by_thread(host.pid).items()
+                    }
+                    turn["cpu_ms_by_thread"] = dict(
+                        sorted(spent.items(), key=lambda item: -item[1])[:5]
+                    )
                 turn["rss_mb"] = round(proc_status_mb(host.pid, "VmRSS"), 1)
                 per_turn.append(turn)
                 if index + 1 == warm:
@@ -340,9 +365,14 @@ def main() -> int:
     parser.add_argument("--max-reply-s", type=float, default=2.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="each turn on stderr")
+    parser.add_argument("--keep-logs", type=Path, help="copy the engine's logs here at the end")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-soak-") as folder:
-        result = run(args.turns, args.reset_every, args.max_reply_s, Path(folder), args.verbose)
+        try:
+            result = run(args.turns, args.reset_every, args.max_reply_s, Path(folder), args.verbose)
+        finally:
+            if args.keep_logs is not None:
+                shutil.copytree(Path(folder) / "home" / "logs", args.keep_logs, dirs_exist_ok=True)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -34,6 +34,8 @@ def _sounddevice():  # noqa: ANN202 - the module, imported late: PortAudio may b
 
 
 BACKLOG_WARN_BLOCKS = 50  # 10 ms blocks: half a second behind
+SPINNING_LOAD = 0.5  # the callback thread's share of a core: it normally takes a few %
+LOAD_EVERY_BLOCKS = 100  # look at it once a second
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class DuplexStream:
         self.playing = False  # True while the speaker has audio to play
         self.input_delay_ms = 0.0  # how old the newest microphone block is, per PortAudio
         self._input_delay_floor_ms = float("inf")  # the least it has been since opening
+        self._callback_thread: int | None = None  # its OS id, seen from the callback
+        self.callback_load = 0.0  # that thread's share of a core over the last second
 
     @property
     def latency_ms(self) -> float:
@@ -200,6 +204,19 @@ class DuplexStream:
         if self._input_delay_floor_ms == float("inf"):
             return 0.0
         return max(0.0, self.input_delay_ms - self._input_delay_floor_ms)
+
+    @property
+    def callback_spinning(self) -> bool:
+        """PortAudio's own thread is burning a core: reopen the stream.
+
+        Seen through PulseAudio's ALSA plugin on the 2-core test VM: after some
+        speaker underruns the callback thread kept one core busy (90-100 %, from
+        ~5 %) until the stream was reopened, for minutes at a time; every turn
+        meanwhile was slower and cost twice the CPU (bench/soak.py --verbose,
+        cpu_ms_by_thread). Other programs on ALSA report the same busy poll after
+        an underrun.
+        """
+        return self.callback_load > SPINNING_LOAD
 
     def start(self) -> None:
         sd = _sounddevice()
@@ -257,6 +274,8 @@ class DuplexStream:
             self._worker.join(timeout=2)
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
+        if self._callback_thread is None:
+            self._callback_thread = threading.get_native_id()
         played = outdata[:, 0]
         self.playing = self.playback.read_into(played) > 0 or self.playback.holding
         if time_info.inputBufferAdcTime > 0:
@@ -275,14 +294,24 @@ class DuplexStream:
     def _work(self) -> None:
         import soxr
 
+        from desktop.engine.os_threads import ThreadLoad, name_this_thread
+
+        name_this_thread()
+
         rate = self.devices.rate
         mic_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
         ref_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
         mic_rest = np.zeros(0, np.float32)
         ref_rest = np.zeros(0, np.float32)
         behind = False
+        load: ThreadLoad | None = None
+        blocks = 0
         while (block := self._blocks.get()) is not None:
             mic, ref = block
+            blocks += 1
+            if blocks % LOAD_EVERY_BLOCKS == 0 and self._callback_thread is not None:
+                load = load or ThreadLoad(self._callback_thread)
+                self.callback_load = load.share()
             # Blocks waiting here are microphone audio not yet heard: everything the
             # loop decides (endpoint, barge-in) comes that much late. Logged, so a
             # long session that slows down can be told apart from a slow model.

@@ -28,6 +28,7 @@ from desktop.engine.events import (
     TurnResult,
 )
 from desktop.engine.llm import ChatBackend, Message
+from desktop.engine.os_threads import name_this_thread
 from desktop.engine.reasoning import ThinkSplitter
 from desktop.engine.remote import BackendNotice
 from desktop.engine.stt import Transcriber
@@ -100,6 +101,7 @@ class _SpeechThread:
         self.tts.release_memory()  # the reply is synthesized; its buffers can go
 
     def _run(self) -> None:
+        name_this_thread()
         try:
             while (clause := self._clauses.get()) is not None:
                 try:

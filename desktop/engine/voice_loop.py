@@ -41,6 +41,7 @@ from desktop.engine.endpoint import (
 )
 from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
 from desktop.engine.onset import SpeakerPause
+from desktop.engine.os_threads import name_this_thread
 from desktop.engine.own_voice import OwnVoice
 from desktop.engine.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.turn import Assistant
@@ -124,7 +125,9 @@ class VoiceLoop:
         self._renew_echo = False  # set when Parley heard its own words: see _on_block
         self.echo_renewals = 0
         self._earcons = self._load_earcons() if earcons else {}
-        self._stt = ThreadPoolExecutor(1, thread_name_prefix="parley-stt")
+        self._stt = ThreadPoolExecutor(
+            1, thread_name_prefix="parley-stt", initializer=name_this_thread
+        )
         self._questions: queue.SimpleQueue[_Question | None] = queue.SimpleQueue()
         self._turn_thread = threading.Thread(target=self._turns, name="parley-turns", daemon=True)
         self._cancel = threading.Event()
@@ -288,11 +291,15 @@ class VoiceLoop:
             self._state("listening")
 
     def _input_went_stale(self, audio: AudioPort, now: float) -> bool:
-        """The microphone's audio arrives later than it did, and nothing is going on:
-        the moment to reopen the stream (see DuplexStream.input_lag_ms)."""
+        """The microphone's audio arrives later than it did, or PortAudio's thread is
+        spinning, and nothing is going on: the moment to reopen the stream (see
+        DuplexStream.input_lag_ms and callback_spinning)."""
         return (
             not self._refreshing
-            and getattr(audio, "input_lag_ms", 0.0) > STALE_INPUT_MS
+            and (
+                getattr(audio, "input_lag_ms", 0.0) > STALE_INPUT_MS
+                or getattr(audio, "callback_spinning", False)
+            )
             and now - self._audio_opened_at > STALE_CHECK_AFTER_S
             and not (audio.playing or self._busy or self._speaking)
             and not self.endpointer.in_speech
@@ -310,7 +317,12 @@ class VoiceLoop:
             self._open_audio()
             self._restart_endpointer = True
             self.audio_refreshes += 1
-            log.info("reopened the audio stream: the microphone lagged %.0f ms", lag)
+            log.info(
+                "reopened the audio stream: the microphone lagged %.0f ms; "
+                "PortAudio's thread took %.0f %% of a core",
+                lag,
+                100 * getattr(stale, "callback_load", 0.0),
+            )
         except AudioError as exc:
             self._on_audio_failure(exc)
         finally:
@@ -506,6 +518,7 @@ class VoiceLoop:
     # -- turns ----------------------------------------------------------------------------
 
     def _turns(self) -> None:
+        name_this_thread()
         while (question := self._questions.get()) is not None:
             self._forget_a_dropped_reply()
             try:

@@ -5,25 +5,15 @@ Xvfb. They assert the report's shape and sanity, never a time.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO
-
-
-def run_script(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
+from tests.bench.scripts import run_ok
 
 
 @pytest.mark.slow
 def test_startup_benchmark_reports_both_milestones():
-    report = json.loads(run_script("bench/startup.py", "--rounds", "2", "--json").stdout)
+    report = json.loads(run_ok("bench/startup.py", "--rounds", "2", "--json").stdout)
     assert report["microphone"] is True
     assert 0 < report["window_shown_ms"] < report["ready_ms"]
     assert len(report["rounds"]) == 2
@@ -32,7 +22,7 @@ def test_startup_benchmark_reports_both_milestones():
 
 @pytest.mark.slow
 def test_ui_responsiveness_benchmark_measures_loading_and_voice_turns():
-    report = json.loads(run_script("bench/ui_responsiveness.py", "--rounds", "2", "--json").stdout)
+    report = json.loads(run_ok("bench/ui_responsiveness.py", "--rounds", "2", "--json").stdout)
     assert report["turns"] == "2 voice turns"
     phases = report["phases"]
     assert set(phases) == {"loading", "turn", "idle"}
@@ -45,7 +35,7 @@ def test_screenshot_script_saves_the_window_after_real_turns(tmp_path, qapp):
     import numpy as np
     from PySide6.QtGui import QImage
 
-    run_script("tools/screenshot.py", "--out", str(tmp_path))
+    run_ok("tools/screenshot.py", "--out", str(tmp_path))
     for name in ("window.png", "captions.png"):
         image = QImage(str(tmp_path / name))
         assert (image.width(), image.height()) == (900, 720), name

@@ -5,22 +5,12 @@ Stop), never a time: CI machines are noisy.
 """
 
 import json
-import subprocess
-import sys
 
-from tests.conftest import REPO
+from tests.bench.scripts import run_ok
 
 
 def test_interrupted_reply_benchmark_compares_paced_and_unpaced():
-    done = subprocess.run(
-        [sys.executable, "bench/interrupted_reply.py", "--rounds", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = json.loads(run_ok("bench/interrupted_reply.py", "--rounds", "1", "--json").stdout)
     assert report["pace_ahead_s"] == 5.0 and report["stop_after_s"] == 2.0
     for mode in ("paced", "unpaced"):
         figures = report[mode]

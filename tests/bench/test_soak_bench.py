@@ -4,24 +4,17 @@ every question answered and saved), never a time or a memory figure."""
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+from tests.bench.scripts import run_ok
 from tests.conftest import REPO
 
 
 @pytest.mark.slow
 def test_soak_reports_its_figures():
-    done = subprocess.run(
-        [sys.executable, "bench/soak.py", "--turns", "6", "--reset-every", "3", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_ok("bench/soak.py", "--turns", "6", "--reset-every", "3", "--json")
     report = json.loads(done.stdout)
     for key in ("crashes", "rss_growth_mb", "p95_first_ms", "p95_last_ms"):
         assert key in report, key

@@ -5,26 +5,13 @@ It asserts the report's shape and sanity, never a time: CI machines are noisy.
 
 import json
 import os
-import subprocess
 import sys
 
-from tests.conftest import REPO
-
-
-def run_bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "bench/stt_decoding.py", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        env=env,
-    )
+from tests.bench.scripts import run_ok, run_script
 
 
 def test_decoding_benchmark_reports_all_four_decoders_per_voice():
-    done = run_bench("--questions", "2", "--voices", "2", "--json")
-    assert done.returncode == 0, done.stderr
+    done = run_ok("bench/stt_decoding.py", "--questions", "2", "--voices", "2", "--json")
     report = json.loads(done.stdout)
     assert report.pop("questions") == 4
     assert set(report) == {
@@ -42,7 +29,7 @@ def test_decoding_benchmark_reports_all_four_decoders_per_voice():
 def test_decoding_benchmark_without_espeak_says_so_in_one_line(tmp_path):
     # A PATH holding only this Python: espeak-ng cannot be found.
     (tmp_path / "python").symlink_to(sys.executable)
-    done = run_bench("--json", env={**os.environ, "PATH": str(tmp_path)})
+    done = run_script("bench/stt_decoding.py", "--json", env={**os.environ, "PATH": str(tmp_path)})
     assert done.returncode != 0
     assert done.stderr.strip() == "bench: espeak-ng is needed to speak the questions"
     assert done.stdout == ""

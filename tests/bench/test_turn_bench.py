@@ -4,25 +4,15 @@ It asserts the report's shape and sanity, never a time: CI machines are noisy.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.bench.scripts import run_ok
 
 
 @pytest.mark.slow
 def test_turn_benchmark_reports_every_stage_for_both_pipelines():
-    done = subprocess.run(
-        [sys.executable, "bench/turn.py", "--rounds", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = json.loads(run_ok("bench/turn.py", "--rounds", "1", "--json", timeout=900).stdout)
     for pipeline in ("parley", "raw"):
         for stage in ("stt_ms", "llm_first_token_ms", "first_audio_ms"):
             figures = report[pipeline][stage]

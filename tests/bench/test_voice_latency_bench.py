@@ -6,13 +6,11 @@ needed. Asserts the report's shape and sanity, never a time: CI machines are noi
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from bench.corpus import speak
-from tests.conftest import REPO
+from tests.bench.scripts import run_ok
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -28,15 +26,7 @@ def test_voice_benchmark_measures_a_live_session(tmp_path):
             pytest.fail(f"{tool} not found: make test installs it")
     for index, text in enumerate(QUESTIONS):
         speak(text, tmp_path / f"q{index}.wav")
-    done = subprocess.run(
-        [sys.executable, "bench/voice_latency.py", "--corpus", str(tmp_path)]
-        + ["--barge-ins", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_ok("bench/voice_latency.py", "--corpus", str(tmp_path), "--barge-ins", "1", "--json")
     report = json.loads(done.stdout)
 
     played = len(QUESTIONS) + 2  # a barge-in round asks for a story, then interrupts it

@@ -75,3 +75,54 @@ def test_clearing_ends_a_hold():
     assert not playback.held and not playback.holding
     playback.add(np.ones(160, np.float32), 16000)
     assert playback.read_into(np.zeros(160, np.float32)) == 160  # the next reply plays
+
+
+def test_a_callback_thread_that_burns_a_core_is_reported_spinning():
+    """PortAudio's callback is called by hand from a thread that spins between calls,
+    as PortAudio's own thread did after underruns through PulseAudio's ALSA plugin;
+    the worker (fed the same blocks) measures that thread once a second."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from desktop.engine.streams import LOAD_EVERY_BLOCKS
+
+    def callbacks_from_a_thread(spin: bool) -> DuplexStream:
+        stream = DuplexStream(Devices(None, None, 16_000, "mic", "speaker"), lambda m, r: None)
+        indata, outdata = np.zeros((160, 1), np.float32), np.zeros((160, 1), np.float32)
+        times = SimpleNamespace(currentTime=0.0, inputBufferAdcTime=0.0)
+
+        done, called = threading.Event(), threading.Event()
+
+        def wait(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while spin and time.monotonic() < end:
+                pass  # busy, as in the poll loop
+            if not spin:
+                time.sleep(seconds)
+
+        def portaudio():
+            for _ in range(2 * LOAD_EVERY_BLOCKS):
+                stream._callback(indata, outdata, 160, times, None)
+                wait(0.005)
+            called.set()
+            while not done.is_set():  # alive until the worker has looked at it
+                wait(0.005)
+
+        thread = threading.Thread(target=portaudio)
+        thread.start()
+        worker = threading.Thread(target=stream._work)
+        worker.start()
+        assert called.wait(10)
+        while stream._blocks.qsize():
+            time.sleep(0.01)
+        time.sleep(0.05)  # the last block is being handled
+        stream._blocks.put(None)
+        worker.join()
+        done.set()
+        thread.join()
+        return stream
+
+    assert callbacks_from_a_thread(spin=True).callback_spinning
+    calm = callbacks_from_a_thread(spin=False)
+    assert not calm.callback_spinning and calm.callback_load < 0.3

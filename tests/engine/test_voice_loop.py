@@ -295,10 +295,15 @@ def test_a_vanished_device_is_reopened_when_hands_free(fresh):
     assert any(isinstance(e, Notice) and "back" in e.message for e in events)
 
 
-def test_a_lagging_microphone_is_reopened_when_idle(fresh, question, monkeypatch):
+@pytest.mark.parametrize(
+    ("symptom", "value"), [("input_lag_ms", 300.0), ("callback_spinning", True)]
+)
+def test_a_lagging_or_spinning_stream_is_reopened_when_idle(
+    fresh, question, monkeypatch, symptom, value
+):
     """The stand-in room reports a lag, as DuplexStream does once PulseAudio's
-    microphone audio has fallen behind; the loop reopens the stream and the new
-    one hears and answers the next question."""
+    microphone audio has fallen behind, or a PortAudio thread burning a core; the
+    loop reopens the stream and the new one hears and answers the next question."""
     from desktop.engine import voice_loop
 
     monkeypatch.setattr(voice_loop, "STALE_CHECK_AFTER_S", 0.2)
@@ -313,7 +318,7 @@ def test_a_lagging_microphone_is_reopened_when_idle(fresh, question, monkeypatch
     loop = VoiceLoop(fresh, factory, events.append, echo_cancellation=False, earcons=False)
     loop.start()
     time.sleep(0.5)
-    rooms[0].input_lag_ms = 300.0
+    setattr(rooms[0], symptom, value)
     deadline = time.monotonic() + 30
     while not any(isinstance(e, TurnResult) for e in events) and time.monotonic() < deadline:
         time.sleep(0.05)
