@@ -11,7 +11,7 @@ Why CPU: that is how a spinning audio thread was found (ThreadLoad).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import logging
 import os
 import sys
@@ -25,16 +25,23 @@ _PR_SET_NAME = 15
 _LINUX_NAME_BYTES = 15
 
 
+@functools.cache
+def _prctl():  # noqa: ANN202 - libc's prctl, or None
+    """Looked up once: each speech thread names itself as a turn starts (no
+    find_library here: it runs ldconfig in a subprocess)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # the process's own libc
+    except (OSError, AttributeError):
+        log.debug("prctl not found: threads keep their OS names", exc_info=True)
+        return None
+
+
 def name_this_thread(name: str | None = None) -> None:
     """Set the OS name of the calling thread (Linux; elsewhere nothing happens)."""
-    if not sys.platform.startswith("linux"):
-        return
-    name = name or threading.current_thread().name
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(_PR_SET_NAME, name.encode()[:_LINUX_NAME_BYTES], 0, 0, 0)
-    except (OSError, AttributeError):  # no libc to be found: a name is not worth failing over
-        log.debug("could not name the thread %s", name, exc_info=True)
+    prctl = _prctl() if sys.platform.startswith("linux") else None
+    if prctl is not None:
+        name = name or threading.current_thread().name
+        prctl(_PR_SET_NAME, name.encode()[:_LINUX_NAME_BYTES], 0, 0, 0)
 
 
 class ThreadLoad:
