@@ -6,7 +6,7 @@ written and not yet synthesized: turn.py's hold_while_ahead), so a reply
 stopped early costs what was heard plus a few seconds, not everything the LLM
 could write and piper voice meanwhile. This
 asks for long replies through the live voice loop (a room made of files in
-place of the sound card, as in tests/engine/test_voice_loop.py), presses Stop
+place of the sound card, as in tests/engine/conversation/test_voice_loop.py), presses Stop
 a few seconds after Parley starts talking, and measures the process's CPU
 time and the words written, paced and unpaced in alternation.
 
@@ -28,10 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from desktop.config import Settings  # noqa: E402
-from desktop.engine import turn, voice_loop  # noqa: E402
-from desktop.engine.audio import STT_RATE  # noqa: E402
+from desktop.engine.audio.file_room import FileAudio  # noqa: E402
+from desktop.engine.audio.samples import STT_RATE  # noqa: E402
+from desktop.engine.conversation import (
+    turn,  # noqa: E402
+    voice_loop,  # noqa: E402
+)
 from desktop.engine.events import State, TurnResult  # noqa: E402
-from desktop.engine.file_audio import FileAudio  # noqa: E402
 from desktop.engine.loading import load_assistant  # noqa: E402
 
 PROMPT = "Tell me a long story about a dragon who learns to fly."

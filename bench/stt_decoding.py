@@ -27,10 +27,10 @@ import numpy as np  # noqa: E402
 
 from bench.corpus import QUESTIONS, VOICE  # noqa: E402
 from desktop.config import Settings  # noqa: E402
-from desktop.engine import registry  # noqa: E402
-from desktop.engine.audio import load_audio  # noqa: E402
-from desktop.engine.stt import DECODE_OPTIONS, Transcriber  # noqa: E402
-from desktop.engine.wer import word_error_rate  # noqa: E402
+from desktop.engine.audio.samples import load_audio  # noqa: E402
+from desktop.engine.speech.stt import DECODE_OPTIONS, Transcriber  # noqa: E402
+from desktop.engine.speech.wer import word_error_rate  # noqa: E402
+from desktop.library import registry  # noqa: E402
 
 VOICES = [VOICE, ["-v", "en-us+m3", "-s", "150"], ["-v", "en-gb+f2", "-s", "140"]]
 VOICES.append(["-v", "en-us", "-s", "170"])

@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import load_corpus, reference_text  # noqa: E402
 from desktop.config import Settings  # noqa: E402
-from desktop.engine import registry  # noqa: E402
-from desktop.engine.audio import load_audio  # noqa: E402
-from desktop.engine.llm import SamplingOptions  # noqa: E402
+from desktop.engine.audio.samples import load_audio  # noqa: E402
+from desktop.engine.llm.backend import SamplingOptions  # noqa: E402
 from desktop.engine.loading import load_assistant, thread_split  # noqa: E402
-from desktop.engine.stt import DECODE_OPTIONS  # noqa: E402
-from desktop.engine.wer import word_error_rate  # noqa: E402
+from desktop.engine.speech.stt import DECODE_OPTIONS  # noqa: E402
+from desktop.engine.speech.wer import word_error_rate  # noqa: E402
+from desktop.library import registry  # noqa: E402
 
 STAGES = ("stt_ms", "llm_first_token_ms", "first_audio_ms")
 FIRST_CLAUSE = re.compile(r"^(?:\S+\s+){2,}?\S*[,;:.!?](?=\s)|^.*?[.!?](?=\s)")

@@ -86,12 +86,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import load_corpus, reference_text, speak  # noqa: E402
 from bench.turn import percentile  # noqa: E402
 from desktop.config import Settings  # noqa: E402
-from desktop.engine import registry  # noqa: E402
-from desktop.engine.audio import STT_RATE, load_audio  # noqa: E402
+from desktop.engine.audio.samples import STT_RATE, load_audio  # noqa: E402
 from desktop.engine.events import Failure, State, Transcript, TurnResult  # noqa: E402
 from desktop.engine.loading import load_assistant  # noqa: E402
-from desktop.engine.stt import DECODE_OPTIONS  # noqa: E402
-from desktop.engine.wer import word_error_rate, word_errors  # noqa: E402
+from desktop.engine.speech.stt import DECODE_OPTIONS  # noqa: E402
+from desktop.engine.speech.wer import word_error_rate, word_errors  # noqa: E402
+from desktop.library import registry  # noqa: E402
 from tests.audio_server import (  # noqa: E402
     MIC_CHANNEL,
     RATE,
@@ -365,8 +365,8 @@ def run_live(
     max_reply_s: float = MAX_REPLY_S,
 ) -> Bench:
     """Play everything into a live VoiceLoop while recording the room."""
-    from desktop.engine.streams import DuplexStream, find_devices
-    from desktop.engine.voice_loop import VoiceLoop
+    from desktop.engine.audio.streams import DuplexStream, find_devices
+    from desktop.engine.conversation.voice_loop import VoiceLoop
 
     audio = VirtualAudio().start()
     try:

@@ -8,36 +8,16 @@ the terminal too with ``--debug``).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
 
 from desktop import __version__, paths
+from desktop.commands.common import add_remote_options
 from desktop.errors import ParleyError
 from desktop.native_heap import limit_arenas
 
 log = logging.getLogger("parley")
-
-
-def add_remote_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--remote",
-        metavar="URL",
-        help="answer with an OpenAI-compatible server (llama-server, Ollama, vLLM); "
-        "the local model takes over if it fails",
-    )
-    parser.add_argument("--remote-model", metavar="NAME", help="the model name on that server")
-
-
-def with_remote(settings, args: argparse.Namespace):  # noqa: ANN001, ANN201 - Settings
-    """Settings with the command line's --remote options applied."""
-    changes = {}
-    if getattr(args, "remote", None):
-        changes["remote_url"] = args.remote
-    if getattr(args, "remote_model", None):
-        changes["remote_model"] = args.remote_model
-    return settings.replace(**changes) if changes else settings
 
 
 def guard_network(command: str, args: argparse.Namespace) -> None:
@@ -161,9 +141,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     parser.error(f"unknown command {command}")
     return 2
-
-
-def print_json(data: object) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
-    sys.stdout.flush()

@@ -32,7 +32,7 @@ def parley_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def starter():
-    from desktop.engine import registry
+    from desktop.library import registry
 
     found = {entry.role: entry.path for entry in registry.starter_models()}
     assert set(found) == {"llm", "stt", "tts"}, f"starter models missing: {found}"
@@ -102,7 +102,7 @@ def run_parley(*args: str, timeout: float = 300, env: dict | None = None, input_
 
 
 def words(text: str) -> list[str]:
-    from desktop.engine.wer import normalized_words
+    from desktop.engine.speech.wer import normalized_words
 
     return normalized_words(text)
 

@@ -1,7 +1,7 @@
 """Malformed GGUF files for tests, built from the real starter model.
 
 Nothing here loads a model: these files exist to be rejected by
-desktop.engine.gguf_check before llama.cpp ever sees them. The module has its
+desktop.engine.llm.gguf_check before llama.cpp ever sees them. The module has its
 own tiny GGUF parser and writer, independent of the checker, so a bug in one
 cannot hide a bug in the other.
 

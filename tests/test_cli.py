@@ -6,7 +6,7 @@ import wave
 import numpy as np
 import pytest
 
-from desktop.engine.audio import load_audio
+from desktop.engine.audio.samples import load_audio
 from tests.conftest import run_parley, words
 
 TIMING_KEYS = {"stt_ms", "llm_first_token_ms", "first_audio_ms", "total_ms", "tokens_per_s"}

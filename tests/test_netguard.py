@@ -164,7 +164,7 @@ def test_the_users_remote_backend_is_allowed_and_recorded(tmp_path):
     result = guarded(
         """
         netguard.install("engine", Settings(remote_url="http://192.0.2.7:8080"))
-        from desktop.engine.remote import RemoteBackend
+        from desktop.engine.llm.remote import RemoteBackend
         RemoteBackend("http://[2001:db8::5]:8080/v1")  # constructing it permits its host
         print(json.dumps({
             "settings": attempt(lambda: udp_connect("192.0.2.7", 8080)),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.cli import print_json, with_remote
+from desktop.commands.common import print_json, with_remote
 from desktop.config import load_settings
-from desktop.engine.audio import check_writable, load_audio, write_wav
+from desktop.engine.audio.samples import check_writable, load_audio, write_wav
 from desktop.engine.events import Event, Notice, Speech, Token
 from desktop.engine.loading import load_assistant
 

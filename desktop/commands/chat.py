@@ -12,11 +12,11 @@ import signal
 import sys
 import threading
 
-from desktop.cli import with_remote
+from desktop.commands.common import with_remote
 from desktop.config import Settings, load_settings
+from desktop.engine.conversation.turn import Assistant
 from desktop.engine.events import Event, Notice, Speech, Token
 from desktop.engine.loading import load_assistant
-from desktop.engine.turn import Assistant
 from desktop.errors import AudioError, ParleyError
 from desktop.history.recorder import Recorder
 
@@ -45,7 +45,7 @@ def _resume(recorder: Recorder, assistant: Assistant) -> None:
 def _try_live_voice(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> int | None:
     """The full voice loop when a microphone exists; None to fall back to text."""
     from desktop.commands.voice_chat import run_voice_chat
-    from desktop.engine.streams import find_devices
+    from desktop.engine.audio.streams import find_devices
 
     try:
         find_devices(settings.input_device, settings.output_device)
@@ -84,7 +84,7 @@ def _chat(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> i
             return live
     player = None
     if args.voice:
-        from desktop.engine.player import Player
+        from desktop.engine.audio.player import Player
 
         try:
             player = Player()

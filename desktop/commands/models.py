@@ -19,8 +19,8 @@ from pathlib import Path
 
 from desktop import paths
 from desktop.config import load_settings, save_settings
-from desktop.engine import registry
 from desktop.errors import ModelError
+from desktop.library import registry
 from desktop.library.catalog import (
     ROLE_NAMES,
     SETTING_FOR_ROLE,
@@ -201,7 +201,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from desktop.engine.gguf_check import check_gguf
+    from desktop.engine.llm.gguf_check import check_gguf
     from desktop.library.download import installed, verify
 
     problems = 0

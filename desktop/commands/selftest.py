@@ -11,9 +11,9 @@ import time
 import numpy as np
 
 from desktop.config import load_settings
-from desktop.engine.audio import STT_RATE
+from desktop.engine.audio.samples import STT_RATE
 from desktop.engine.loading import load_assistant
-from desktop.engine.wer import word_errors
+from desktop.engine.speech.wer import word_errors
 from desktop.errors import ParleyError
 
 PROMPT = "What is the capital of France?"

@@ -10,6 +10,9 @@ from __future__ import annotations
 import sys
 import threading
 
+from desktop.engine.audio.streams import DuplexStream, find_devices
+from desktop.engine.conversation.turn import Assistant
+from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import (
     Event,
     Failure,
@@ -19,9 +22,6 @@ from desktop.engine.events import (
     Transcript,
     TurnResult,
 )
-from desktop.engine.streams import DuplexStream, find_devices
-from desktop.engine.turn import Assistant
-from desktop.engine.voice_loop import VoiceLoop
 from desktop.history.recorder import Recorder
 
 SYMBOLS = {"listening": "●", "transcribing": "…", "thinking": "…", "speaking": "♪", "idle": "○"}

@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable
 
 from desktop.config import Settings
-from desktop.engine import registry
-from desktop.engine.llm import LlamaCppBackend, SamplingOptions
-from desktop.engine.remote import FallbackBackend, RemoteBackend, RemoteError
-from desktop.engine.stt import Transcriber
-from desktop.engine.tts import Synthesizer
-from desktop.engine.turn import Assistant
+from desktop.engine.conversation.turn import Assistant
+from desktop.engine.llm.backend import SamplingOptions
+from desktop.engine.llm.llama import LlamaCppBackend
+from desktop.engine.llm.remote import FallbackBackend, RemoteBackend, RemoteError
+from desktop.engine.speech.stt import Transcriber
+from desktop.engine.speech.tts import Synthesizer
+from desktop.library import registry
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from desktop import paths
 from desktop.engine.events import TurnResult
-from desktop.engine.llm import Message
+from desktop.engine.llm.backend import Message
 from desktop.errors import ParleyError
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from typing import IO
 
 from desktop import native_heap
 from desktop.config import Settings
+from desktop.engine.conversation.turn import Assistant
 from desktop.engine.events import Event, Failure, Notice, Speech, State
-from desktop.engine.llm import Message
-from desktop.engine.turn import Assistant
+from desktop.engine.llm.backend import Message
 from desktop.errors import AudioError, ParleyError
 from desktop.host.messages import (
     Ask,
@@ -77,7 +77,7 @@ class TextTurns:
         self.emit = emit
         self.player = None
         if speak:
-            from desktop.engine.player import Player
+            from desktop.engine.audio.player import Player
 
             try:
                 self.player = Player()
@@ -174,8 +174,8 @@ class EngineService:
                     os.unlink(stacks.name)
 
     def _load(self) -> None:
+        from desktop.engine.audio.streams import find_devices, list_devices
         from desktop.engine.loading import load_assistant
-        from desktop.engine.streams import find_devices, list_devices
 
         inputs, outputs = list_devices()
         try:
@@ -192,8 +192,8 @@ class EngineService:
         )
         assistant.restore(self.history)
         if devices is not None:
-            from desktop.engine.streams import DuplexStream
-            from desktop.engine.voice_loop import VoiceLoop
+            from desktop.engine.audio.streams import DuplexStream
+            from desktop.engine.conversation.voice_loop import VoiceLoop
 
             self.voice = VoiceLoop(
                 assistant,

@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 
 from desktop.config import Settings
 from desktop.engine.events import TurnResult
-from desktop.engine.llm import Message
+from desktop.engine.llm.backend import Message
 from desktop.history.recorder import Recorder
 from desktop.host.engine_process import serve
 from desktop.host.messages import (

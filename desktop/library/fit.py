@@ -351,7 +351,9 @@ import json, resource, sys, time
 import numpy as np
 import llama_cpp, faster_whisper, onnxruntime, piper  # noqa: F401  the runtime, before any model
 from desktop.config import Settings
-from desktop.engine import loading, registry
+from desktop.engine import loading
+
+from desktop.library import registry
 
 def memory():
     try:
@@ -368,7 +370,8 @@ kind, context = sys.argv[1], int(sys.argv[2])
 settings = Settings(temperature=0.0, context_size=context)
 result = {"kind": kind, "base": memory()}
 if kind == "llm":
-    from desktop.engine.llm import LlamaCppBackend, SamplingOptions
+    from desktop.engine.llm.backend import SamplingOptions
+    from desktop.engine.llm.llama import LlamaCppBackend
     path = {e.role: e.path for e in registry.starter_models()}["llm"]
     llm = LlamaCppBackend(path, context_size=context, threads=settings.cpu_threads,
                           sampling=SamplingOptions(max_tokens=64, temperature=0.0))

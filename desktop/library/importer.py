@@ -16,15 +16,15 @@ import shutil
 from pathlib import Path
 
 from desktop import paths
-from desktop.engine.registry import ModelEntry
 from desktop.errors import ModelError, OutputError
+from desktop.library.registry import ModelEntry
 
 TRIAL_TIMEOUT_S = 120
 
 
 def _trial_load(path: str) -> None:
     """Runs in a child process: load the model the way the engine does, then exit."""
-    from desktop.engine.llm import LlamaCppBackend
+    from desktop.engine.llm.llama import LlamaCppBackend
 
     LlamaCppBackend(path, context_size=512, threads=1)
 
@@ -89,8 +89,8 @@ def check_model(path: Path, role: str, trial: bool = True) -> None:
     """Everything short of copying: the file's structure, its template, a trial load."""
     if role != "llm":
         return
-    from desktop.engine.chat_template import check_chat_template
-    from desktop.engine.gguf_check import check_gguf
+    from desktop.engine.llm.chat_template import check_chat_template
+    from desktop.engine.llm.gguf_check import check_gguf
 
     info = check_gguf(path)
     if not info.chat_template:

@@ -17,9 +17,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from desktop.engine.llm import ChatBackend, Message
-from desktop.engine.reasoning import ThinkSplitter
-from desktop.engine.remote import BackendNotice
+from desktop.engine.llm.backend import ChatBackend, Message
+from desktop.engine.llm.reasoning import ThinkSplitter
+from desktop.engine.llm.remote import BackendNotice
 
 log = logging.getLogger(__name__)
 

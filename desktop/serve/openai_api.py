@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop.engine import registry
+from desktop.library import registry
 
 Message = dict[str, str]
 

@@ -30,8 +30,8 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from desktop.engine.audio import load_audio
-from desktop.engine.turn import Assistant
+from desktop.engine.audio.samples import load_audio
+from desktop.engine.conversation.turn import Assistant
 from desktop.errors import Cancelled, ParleyError
 from desktop.serve import auth
 from desktop.serve.chat import Reply, prompt_token_count, sampling_for

@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
 
     def start_engine(self) -> None:
         """Start (or, from the first-run page, restart) the engine, or explain what is missing."""
-        from desktop.engine import registry
+        from desktop.library import registry
 
         try:
             registry.resolve("llm", self.settings)
@@ -420,7 +420,7 @@ class MainWindow(QMainWindow):
         self._save(self.settings.replace(caption_size=size))
 
     def open_settings(self) -> None:
-        from desktop.engine import registry
+        from desktop.library import registry
         from desktop.ui.settings_dialog import SettingsDialog, needs_engine_restart
 
         dialog = SettingsDialog(

@@ -42,7 +42,7 @@ from desktop.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from desktop.engine.registry import ModelEntry
+    from desktop.library.registry import ModelEntry
 
 # The engine applies these while running (the Tune and SetHandsFree messages).
 LIVE_FIELDS = frozenset({"temperature", "max_tokens", "system_prompt", "hands_free"})

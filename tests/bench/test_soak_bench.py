@@ -52,14 +52,14 @@ def test_backlog_warnings_are_read_from_the_engine_log(tmp_path):
 
     assert backlog_warnings(tmp_path) == []  # no log yet: none
     (tmp_path / "engine.log.1").write_text(
-        "2026-11-28 WARNING desktop.engine.streams: audio: processing is 700 ms behind the"
+        "2026-11-28 WARNING desktop.engine.audio.streams: audio: processing is 700 ms behind the"
         " microphone\n"
     )
     (tmp_path / "parley.log").write_text("processing is 999 ms behind the microphone\n")
     (tmp_path / "engine.log").write_text(
-        "2026-11-28 WARNING desktop.engine.streams: audio: processing is 500 ms behind the"
-        " microphone\n2026-11-28 INFO desktop.engine.streams: audio: processing has caught up"
-        " with the microphone\n2026-11-28 WARNING desktop.engine.streams: audio: processing"
+        "2026-11-28 WARNING desktop.engine.audio.streams: audio: processing is 500 ms behind the"
+        " microphone\n2026-11-28 INFO desktop.engine.audio.streams: audio: processing has caught up"
+        " with the microphone\n2026-11-28 WARNING desktop.engine.audio.streams: audio: processing"
         " is 1230 ms behind the microphone\n"
     )
     # The engine's log and its rotated file; the window's own log is not the engine's.
@@ -81,10 +81,10 @@ def test_echo_counts_are_read_from_the_engine_log(tmp_path):
 
     assert echo_counts(tmp_path) == (0, 0)
     (tmp_path / "engine.log.1").write_text(
-        "INFO desktop.engine.voice_loop: ignored an echo of Parley's own words: 'Paris.'\n"
-        "INFO desktop.engine.voice_loop: renewed the echo canceller (1 so far)\n"
+        "INFO desktop.engine.conversation.voice_loop: ignored an echo of Parley's own words: 'Paris.'\n"
+        "INFO desktop.engine.audio.echo_path: renewed the echo canceller (1 so far)\n"
     )
     (tmp_path / "engine.log").write_text(
-        "INFO desktop.engine.voice_loop: ignored an echo of Parley's own words: 'The sky'\n"
+        "INFO desktop.engine.conversation.voice_loop: ignored an echo of Parley's own words: 'The sky'\n"
     )
     assert echo_counts(tmp_path) == (2, 1)

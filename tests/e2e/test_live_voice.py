@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from desktop.engine.audio import STT_RATE, load_audio
+from desktop.engine.audio.samples import STT_RATE, load_audio
+from desktop.engine.audio.streams import DuplexStream, find_devices
+from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import Failure, Level, Transcript, TurnResult
-from desktop.engine.streams import DuplexStream, find_devices
-from desktop.engine.voice_loop import VoiceLoop
-from desktop.engine.wer import word_errors
+from desktop.engine.speech.wer import word_errors
 from desktop.errors import AudioError
 from tests import audio_server
 from tests.conftest import run_parley, to_16k, words

@@ -17,11 +17,11 @@ import wave
 import numpy as np
 import pytest
 
-from desktop.engine import audio as audio_module
-from desktop.engine.audio import STT_RATE, load_audio
-from desktop.engine.chat_template import render_pieces
+from desktop.engine.audio import samples as audio_module
+from desktop.engine.audio.samples import STT_RATE, load_audio
 from desktop.engine.events import Token, Transcript
-from desktop.engine.tts import MAX_PIECE_CHARS, MAX_TEXT_CHARS
+from desktop.engine.llm.chat_template import render_pieces
+from desktop.engine.speech.tts import MAX_PIECE_CHARS, MAX_TEXT_CHARS
 from desktop.errors import AudioError, Cancelled, ParleyError
 from tests.conftest import REPO, run_parley, words
 
@@ -73,7 +73,7 @@ def heard(assistant, path) -> list[str]:
 def test_8_khz_telephone_audio_is_understood(assistant, question, tmp_path):
     import soxr
 
-    from desktop.engine.wer import word_errors
+    from desktop.engine.speech.wer import word_errors
 
     samples, rate = question
     path = int16_wav(tmp_path / "phone.wav", soxr.resample(samples, rate, 8000), 8000)
@@ -244,7 +244,7 @@ def hour_long_wav(path):
 
 PEAK_PROBE = """
 import sys, time
-from desktop.engine.audio import load_audio
+from desktop.engine.audio.samples import load_audio
 from desktop.errors import AudioError
 start = time.perf_counter()
 try:
@@ -286,8 +286,8 @@ def test_the_limit_holds_for_arrays_given_to_the_transcriber(assistant):
 def test_long_recordings_are_transcribed_in_blocks_like_one_call(assistant, question):
     import soxr
 
-    from desktop.engine.stt import DECODE_OPTIONS
-    from desktop.engine.wer import word_errors
+    from desktop.engine.speech.stt import DECODE_OPTIONS
+    from desktop.engine.speech.wer import word_errors
 
     samples, rate = question
     unit = np.concatenate([soxr.resample(samples, rate, STT_RATE), np.zeros(STT_RATE // 2)])
@@ -304,9 +304,9 @@ def test_long_recordings_are_transcribed_in_blocks_like_one_call(assistant, ques
 
 TEN_MINUTES_PROBE = """
 import sys, numpy as np, time
-from desktop.engine import registry
-from desktop.engine.audio import load_audio
-from desktop.engine.stt import Transcriber
+from desktop.library import registry
+from desktop.engine.audio.samples import load_audio
+from desktop.engine.speech.stt import Transcriber
 stt = Transcriber(next(e.path for e in registry.starter_models() if e.role == "stt"), threads=2)
 unit = np.concatenate([load_audio(sys.argv[1]), np.zeros(8000, np.float32)])
 audio = np.tile(unit, int(590 * 16000) // unit.size)
@@ -413,7 +413,7 @@ def test_a_sentencepiece_vocabulary_tokenizes_the_same_way(gemma_base):
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    from desktop.engine.llm import LlamaCppBackend
+    from desktop.engine.llm.llama import LlamaCppBackend
 
     # The base model has no template of its own: give the backend Gemma's.
     llm = object.__new__(LlamaCppBackend)
@@ -563,8 +563,8 @@ class ScriptedLLM:
 
 
 def test_a_reply_opening_with_an_unspeakable_clause_is_still_spoken(assistant):
+    from desktop.engine.conversation.turn import Assistant
     from desktop.engine.events import Speech
-    from desktop.engine.turn import Assistant
 
     reply = ["你好！", "\n", "Hello ", "there, ", "my ", "friend. ", "How ", "are ", "you?"]
     turn = Assistant(ScriptedLLM(reply), None, assistant.tts, "")
@@ -585,8 +585,8 @@ def test_a_reply_opening_with_an_unspeakable_clause_is_still_spoken(assistant):
 
 TTS_PROBE = """
 import sys, time
-from desktop.engine import registry
-from desktop.engine.tts import Synthesizer
+from desktop.library import registry
+from desktop.engine.speech.tts import Synthesizer
 path = next(e.path for e in registry.starter_models() if e.role == "tts")
 tts = Synthesizer(path, threads=2)
 text = ("and the garden looks lovely in the morning " * 500)[:20000]

@@ -5,7 +5,7 @@ import pytest
 
 from tests import gguf_samples
 from tests.conftest import run_parley
-from tests.engine.test_gguf_check import EXPECTED, TEMPLATE_SAMPLES
+from tests.engine.llm.test_gguf_check import EXPECTED, TEMPLATE_SAMPLES
 
 ALL = {**EXPECTED, **TEMPLATE_SAMPLES}
 

@@ -24,9 +24,9 @@ import openai
 import pytest
 
 from desktop.commands.serve import add_parser, run_serve
-from desktop.engine.audio import load_audio
-from desktop.engine.turn import Assistant
-from desktop.engine.wer import word_error_rate
+from desktop.engine.audio.samples import load_audio
+from desktop.engine.conversation.turn import Assistant
+from desktop.engine.speech.wer import word_error_rate
 from desktop.errors import ParleyError
 from desktop.serve import auth
 from desktop.serve.server import ParleyServer, ServeOptions

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from desktop.config import Settings
 from desktop.host.messages import LoadFailed, Ready
 from tests import gguf_samples
-from tests.engine.test_gguf_check import EXPECTED, TEMPLATE_SAMPLES
+from tests.engine.llm.test_gguf_check import EXPECTED, TEMPLATE_SAMPLES
 from tests.ui.test_main_window import READY_MS, Seen, drop_file, open_window
 
 ALL = {**EXPECTED, **TEMPLATE_SAMPLES}

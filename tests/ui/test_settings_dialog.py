@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 
 from desktop.config import DEFAULT_SYSTEM_PROMPT, Settings  # noqa: E402
-from desktop.engine.registry import ModelEntry, all_models  # noqa: E402
+from desktop.library.registry import ModelEntry, all_models  # noqa: E402
 from desktop.ui.settings_dialog import SettingsDialog, needs_engine_restart  # noqa: E402
 
 INPUTS = ["Built-in Microphone", "USB Headset Mic"]

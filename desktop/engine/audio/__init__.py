@@ -1,0 +1,1 @@
+"""Live and recorded audio: streams, echo cancellation, voice activity, endpoints, earcons."""

@@ -1,0 +1,338 @@
+"""Live audio: one duplex PortAudio stream for the microphone and the speaker.
+
+The microphone and the speaker run in one stream so that every block of
+microphone audio comes with the block that was played at the same moment:
+the echo canceller needs exactly that pair. Audio moves at the device's own
+rate and is resampled to 16 kHz (soxr) off the audio thread; the PortAudio
+callback only copies memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from desktop.engine.audio.samples import STT_RATE
+from desktop.errors import AudioError
+
+log = logging.getLogger(__name__)
+
+FRAME_16K = 160  # 10 ms at 16 kHz: the unit of echo cancellation
+
+
+def _sounddevice():  # noqa: ANN202 - the module, imported late: PortAudio may be missing
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise AudioError("audio is unavailable: the PortAudio library is not installed") from exc
+    return sounddevice
+
+
+BACKLOG_WARN_BLOCKS = 50  # 10 ms blocks: half a second behind
+SPINNING_LOAD = 0.5  # the callback thread's share of a core: it normally takes a few %
+LOAD_EVERY_BLOCKS = 100  # look at it once a second
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The chosen input and output devices (PortAudio indices) and their rate."""
+
+    input: int | None
+    output: int | None
+    rate: int
+    input_name: str
+    output_name: str
+
+
+def list_devices() -> tuple[list[str], list[str]]:
+    """The names of the input and output devices, for the settings dialog."""
+    try:
+        sd = _sounddevice()
+        devices = sd.query_devices()
+    except (AudioError, Exception):  # noqa: BLE001 - no PortAudio, or no host API at all
+        log.info("cannot list audio devices", exc_info=True)
+        return [], []
+    inputs = [d["name"] for d in devices if d["max_input_channels"] > 0]
+    outputs = [d["name"] for d in devices if d["max_output_channels"] > 0]
+    return inputs, outputs
+
+
+def find_devices(input_name: str = "", output_name: str = "") -> Devices:
+    """Pick devices by (part of) their name, or the system defaults.
+
+    Raises AudioError naming what is missing: no microphone means text-only
+    mode for the caller, not a crash.
+    """
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+    except sd.PortAudioError as exc:
+        raise AudioError(f"cannot list audio devices: {exc}") from exc
+
+    def pick(name: str, kind: str) -> int | None:
+        channels = "max_input_channels" if kind == "input" else "max_output_channels"
+        if name:
+            for index, device in enumerate(devices):
+                if name.lower() in device["name"].lower() and device[channels] > 0:
+                    return index
+            raise AudioError(
+                f"no {kind} device named {name!r}", "choose another device in the settings"
+            )
+        try:
+            return sd.query_devices(kind=kind)["index"]
+        except (sd.PortAudioError, ValueError):
+            return None
+
+    microphone, speaker = pick(input_name, "input"), pick(output_name, "output")
+    if microphone is None:
+        raise AudioError("no microphone was found", "Parley stays in text mode; plug one in")
+    if speaker is None:
+        raise AudioError("no speaker or headphones were found", "replies stay text only")
+    rate = int(devices[microphone]["default_samplerate"])
+    return Devices(microphone, speaker, rate, devices[microphone]["name"], devices[speaker]["name"])
+
+
+class Playback:
+    """Audio waiting to be played, at the device rate; the callback drains it."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._chunks: list[np.ndarray] = []
+        self._offset = 0
+        self._lock = threading.Lock()
+        self.queued_samples = 0
+        self.held = False  # paused: queued audio waits (a voice may be starting over it)
+
+    @property
+    def queued_seconds(self) -> float:
+        """How much audio is still to play."""
+        return self.queued_samples / self.rate
+
+    @property
+    def holding(self) -> bool:
+        """Held with audio still to play: the speaker is paused, not done."""
+        return self.held and self.queued_samples > 0
+
+    def add(self, audio: np.ndarray, rate: int) -> None:
+        """Queue int16 or float32 mono audio at any rate."""
+        import soxr
+
+        samples = audio.astype(np.float32) / (32768.0 if audio.dtype == np.int16 else 1.0)
+        if rate != self.rate:
+            samples = soxr.resample(samples, rate, self.rate).astype(np.float32)
+        with self._lock:
+            self._chunks.append(samples)
+            self.queued_samples += samples.size
+
+    def clear(self) -> int:
+        """Drop everything queued (barge-in); returns how many samples were dropped."""
+        with self._lock:
+            self.held = False
+            dropped = self.queued_samples
+            self._chunks.clear()
+            self._offset = 0
+            self.queued_samples = 0
+        return dropped
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Fill ``out`` (zeros where nothing is queued, or held); returns the samples of audio."""
+        filled = 0
+        with self._lock:
+            while not self.held and filled < out.size and self._chunks:
+                chunk = self._chunks[0]
+                take = min(out.size - filled, chunk.size - self._offset)
+                out[filled : filled + take] = chunk[self._offset : self._offset + take]
+                filled += take
+                self._offset += take
+                if self._offset >= chunk.size:
+                    self._chunks.pop(0)
+                    self._offset = 0
+            self.queued_samples -= filled
+        out[filled:] = 0.0
+        return filled
+
+
+class DuplexStream:
+    """Microphone in and speaker out, delivered as time-aligned 16 kHz block pairs.
+
+    ``on_block(mic, played)`` runs on a worker thread with float32 16 kHz arrays
+    of equal length (a multiple of 10 ms): what the microphone heard and what
+    the speaker was given at the same moment.
+    """
+
+    def __init__(
+        self,
+        devices: Devices,
+        on_block: Callable[[np.ndarray, np.ndarray], None],
+        on_failure: Callable[[AudioError], None] | None = None,
+    ) -> None:
+        self.devices = devices
+        self.playback = Playback(devices.rate)
+        self._on_block = on_block
+        self._on_failure = on_failure
+        self._blocks: queue.SimpleQueue[tuple[np.ndarray, np.ndarray] | None] = queue.SimpleQueue()
+        self._stream = None
+        self._worker: threading.Thread | None = None
+        self.playing = False  # True while the speaker has audio to play
+        self.input_delay_ms = 0.0  # how old the newest microphone block is, per PortAudio
+        self._input_delay_floor_ms = float("inf")  # the least it has been since opening
+        self._callback_thread: int | None = None  # its OS id, seen from the callback
+        self.callback_load = 0.0  # that thread's share of a core over the last second
+
+    @property
+    def latency_ms(self) -> float:
+        """Input plus output latency PortAudio reports: the echo's delay at least."""
+        if self._stream is None:
+            return 0.0
+        latency = self._stream.latency
+        return 1000.0 * (latency[0] + latency[1])
+
+    @property
+    def input_lag_ms(self) -> float:
+        """How much older the microphone's audio arrives now than at its best since opening.
+
+        It only ever grows: with PulseAudio (through ALSA), each speaker underrun of
+        the duplex stream left the microphone's audio a little later for good, and
+        over a long session every endpoint came hundreds of ms late. Reopening the
+        stream starts afresh (see VoiceLoop).
+        """
+        if self._input_delay_floor_ms == float("inf"):
+            return 0.0
+        return max(0.0, self.input_delay_ms - self._input_delay_floor_ms)
+
+    @property
+    def callback_spinning(self) -> bool:
+        """PortAudio's own thread is burning a core: reopen the stream.
+
+        Seen through PulseAudio's ALSA plugin on the 2-core test VM: after some
+        speaker underruns the callback thread kept one core busy (90-100 %, from
+        ~5 %) until the stream was reopened, for minutes at a time; every turn
+        meanwhile was slower and cost twice the CPU (bench/soak.py --verbose,
+        cpu_ms_by_thread). Other programs on ALSA report the same busy poll after
+        an underrun.
+        """
+        return self.callback_load > SPINNING_LOAD
+
+    def start(self) -> None:
+        sd = _sounddevice()
+        rate = self.devices.rate
+        try:
+            self._stream = sd.Stream(
+                samplerate=rate,
+                blocksize=rate // 100,
+                device=(self.devices.input, self.devices.output),
+                channels=1,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioError(f"cannot open the audio devices: {exc}") from exc
+        self._worker = threading.Thread(target=self._work, name="parley-audio", daemon=True)
+        self._worker.start()
+        log.info(
+            "audio: %s / %s at %d Hz, latency %.0f ms",
+            self.devices.input_name,
+            self.devices.output_name,
+            rate,
+            self.latency_ms,
+        )
+
+    def play(self, audio: np.ndarray, rate: int) -> None:
+        self.playback.add(audio, rate)
+
+    @property
+    def queued_seconds(self) -> float:
+        """Speech handed to the speaker and not played yet."""
+        return self.playback.queued_seconds
+
+    def clear(self) -> int:
+        """Silence the speaker now: what is queued is dropped (barge-in, Stop)."""
+        return self.playback.clear()
+
+    def hold(self, on: bool) -> None:
+        """Pause the speaker, keeping what is queued (True), or play on (False)."""
+        self.playback.held = on
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # closing a vanished device can fail; nothing to save
+                log.debug("closing the audio stream failed", exc_info=True)
+        self._blocks.put(None)
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=2)
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
+        if self._callback_thread is None:
+            self._callback_thread = threading.get_native_id()
+        played = outdata[:, 0]
+        self.playing = self.playback.read_into(played) > 0 or self.playback.holding
+        if time_info.inputBufferAdcTime > 0:
+            delay = 1000.0 * (time_info.currentTime - time_info.inputBufferAdcTime)
+            self.input_delay_ms = delay
+            self._input_delay_floor_ms = min(self._input_delay_floor_ms, delay)
+        self._blocks.put((indata[:, 0].copy(), played.copy()))
+
+    def _finished(self) -> None:
+        if self._stream is not None:  # ended by itself, not by stop(): the device went away
+            self._stream = None
+            self._blocks.put(None)
+            if self._on_failure is not None:
+                self._on_failure(AudioError("the audio device stopped (unplugged?)"))
+
+    def _work(self) -> None:
+        import soxr
+
+        from desktop.engine.os_threads import ThreadLoad, name_this_thread
+
+        name_this_thread()
+
+        rate = self.devices.rate
+        mic_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
+        ref_resampler = soxr.ResampleStream(rate, STT_RATE, 1, dtype="float32")
+        mic_rest = np.zeros(0, np.float32)
+        ref_rest = np.zeros(0, np.float32)
+        behind = False
+        load: ThreadLoad | None = None
+        blocks = 0
+        while (block := self._blocks.get()) is not None:
+            mic, ref = block
+            blocks += 1
+            if blocks % LOAD_EVERY_BLOCKS == 0 and self._callback_thread is not None:
+                load = load or ThreadLoad(self._callback_thread)
+                self.callback_load = load.share()
+            # Blocks waiting here are microphone audio not yet heard: everything the
+            # loop decides (endpoint, barge-in) comes that much late. Logged, so a
+            # long session that slows down can be told apart from a slow model.
+            waiting = self._blocks.qsize()
+            if waiting >= BACKLOG_WARN_BLOCKS and not behind:
+                behind = True
+                log.warning("audio: processing is %d ms behind the microphone", waiting * 10)
+            elif waiting <= 1 and behind:  # within a block of the microphone again
+                behind = False
+                log.info("audio: processing has caught up with the microphone")
+            if rate != STT_RATE:
+                mic = mic_resampler.resample_chunk(mic)
+                ref = ref_resampler.resample_chunk(ref)
+            mic_rest = np.concatenate((mic_rest, mic))
+            ref_rest = np.concatenate((ref_rest, ref))
+            usable = min(mic_rest.size, ref_rest.size) // FRAME_16K * FRAME_16K
+            if usable == 0:
+                continue
+            mic_out, mic_rest = mic_rest[:usable], mic_rest[usable:]
+            ref_out, ref_rest = ref_rest[:usable], ref_rest[usable:]
+            try:
+                self._on_block(mic_out, ref_out)
+            except Exception:  # a bug downstream must not silence the microphone
+                log.exception("processing a microphone block failed")

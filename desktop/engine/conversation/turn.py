@@ -1,0 +1,302 @@
+"""One turn: audio or text in, transcript, streamed reply, streamed speech.
+
+The reply streams from the LLM through the reasoning splitter and the clause
+chunker into a speech thread, so the first clause is being synthesized while
+the model is still writing the rest. Every stage is timed from the turn's
+start, which for spoken input is the end of the user's audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from desktop.engine.events import (
+    Event,
+    Notice,
+    Speech,
+    State,
+    Timing,
+    Token,
+    Transcript,
+    TurnResult,
+)
+from desktop.engine.llm.backend import ChatBackend, Message
+from desktop.engine.llm.reasoning import ThinkSplitter
+from desktop.engine.llm.remote import BackendNotice
+from desktop.engine.os_threads import name_this_thread
+from desktop.engine.speech.clauses import ClauseChunker
+from desktop.engine.speech.stt import Transcriber
+from desktop.engine.speech.tts import Synthesizer
+from desktop.errors import Cancelled, ParleyError
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[Event], None]
+
+PACE_AHEAD_S = 5.0  # a paced reply is written only this far ahead of what has been heard
+SECONDS_PER_WORD = 0.4  # piper's voices at their own pace: about 150 words a minute
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+class _SpeechThread:
+    """Synthesizes clauses in order on its own thread while the LLM keeps writing."""
+
+    def __init__(self, tts: Synthesizer, emit: EventSink, cancel: threading.Event) -> None:
+        self.tts = tts
+        self.emit = emit
+        self.cancel = cancel
+        self.first_audio_at: float | None = None
+        self.first_clause_done = threading.Event()
+        self.error: BaseException | None = None
+        self.unvoiced_words = 0  # in clauses handed over and not yet synthesized
+        self._words_lock = threading.Lock()
+        self._clauses: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="parley-tts", daemon=True)
+        self._thread.start()
+
+    def say(self, clause: str) -> None:
+        self._count_words(len(clause.split()))
+        self._clauses.put(clause)
+
+    def _count_words(self, words: int) -> None:
+        with self._words_lock:
+            self.unvoiced_words += words
+
+    def hold_while_ahead(self, speaker_backlog: Callable[[], float]) -> None:
+        """Hold the LLM while more than PACE_AHEAD_S of the reply is yet to be heard:
+        on the speaker (``speaker_backlog()`` seconds) or still to be synthesized.
+
+        Why: spoken replies are often cut short (barge-in, Stop), and on a small CPU
+        every clause written and voiced far ahead of the listener was work thrown
+        away, done while the echo canceller and the VAD need the cores to hear the
+        interruption (bench/interrupted_reply.py).
+        """
+        while not self.cancel.is_set():
+            ahead = speaker_backlog() + self.unvoiced_words * SECONDS_PER_WORD
+            if ahead <= PACE_AHEAD_S:
+                return
+            self.cancel.wait(0.05)
+
+    def wait_for_first_clause(self) -> None:
+        """Hold the LLM while the first clause is synthesized: on a small CPU the two
+        would share the cores, and the first audio matters more than the next tokens."""
+        while not self.first_clause_done.wait(0.05):
+            if self.cancel.is_set():
+                return
+
+    def finish(self) -> None:
+        self._clauses.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        self.tts.release_memory()  # the reply is synthesized; its buffers can go
+
+    def _run(self) -> None:
+        name_this_thread()
+        try:
+            while (clause := self._clauses.get()) is not None:
+                try:
+                    self._voice(clause)
+                finally:
+                    self._count_words(-len(clause.split()))
+        except BaseException as exc:  # handed to the turn's thread in finish()
+            self.error = exc
+            self.cancel.set()
+        finally:
+            self.first_clause_done.set()
+
+    def _voice(self, clause: str) -> None:
+        if self.cancel.is_set():
+            return  # drain without speaking
+        audio = self.tts.synthesize(clause)
+        # Set even when the clause had nothing speakable (emoji, a script the voice
+        # cannot read): the LLM is waiting on it.
+        self.first_clause_done.set()
+        if audio.size == 0 or self.cancel.is_set():
+            return
+        if self.first_audio_at is None:
+            self.first_audio_at = time.perf_counter()
+        self.emit(Speech(clause, audio, self.tts.sample_rate))
+
+
+class Assistant:
+    """Loaded models plus the conversation so far; runs one turn at a time."""
+
+    def __init__(
+        self,
+        llm: ChatBackend,
+        stt: Transcriber | None,
+        tts: Synthesizer | None,
+        system_prompt: str,
+        models: dict[str, str | None] | None = None,
+    ) -> None:
+        self.llm = llm
+        self.stt = stt
+        self.tts = tts
+        self.system_prompt = system_prompt
+        self.models = models or {"llm": llm.description, "stt": None, "tts": None}
+        self.messages: list[Message] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new conversation."""
+        self.messages = (
+            [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        )
+
+    def _models_used(self) -> dict[str, str | None]:
+        """The models of this turn: a remote backend may have handed it to the local one."""
+        models = dict(self.models)
+        answered_by = getattr(self.llm, "answered_by", None)
+        if answered_by:
+            models["llm"] = answered_by
+        return models
+
+    def restore(self, history: list[Message]) -> None:
+        """Carry on an earlier conversation (after the engine process restarted)."""
+        self.reset()
+        self.messages += [m for m in history if m["role"] != "system"]
+
+    def set_system_prompt(self, prompt: str) -> None:
+        """A new system prompt for the conversation going on (settings applied live)."""
+        self.system_prompt = prompt
+        rest = [m for m in self.messages if m["role"] != "system"]
+        self.reset()
+        self.messages += rest
+
+    def run_turn(
+        self,
+        *,
+        text: str | None = None,
+        audio: np.ndarray | None = None,
+        speak: bool = False,
+        cancel: threading.Event | None = None,
+        on_event: EventSink | None = None,
+        source: str = "the recording",
+        started_at: float | None = None,
+        stt_ms: float | None = None,
+        speaker_backlog: Callable[[], float] | None = None,
+    ) -> TurnResult:
+        """Answer one question, given as text or as 16 kHz float32 audio.
+
+        A live voice loop passes the text it already transcribed, with
+        ``started_at`` (``time.perf_counter()`` at the end of the user's speech)
+        and the ``stt_ms`` spent after that, so timings still run from the endpoint,
+        and ``speaker_backlog`` (seconds of speech queued on its speaker), which
+        paces a spoken reply (_SpeechThread.hold_while_ahead).
+        """
+        start = started_at if started_at is not None else time.perf_counter()
+        cancel = cancel or threading.Event()
+        lock = threading.Lock()
+
+        def emit(event: Event) -> None:
+            if on_event is not None:
+                with lock:
+                    on_event(event)
+
+        timings: dict[str, float | None] = {
+            "stt_ms": stt_ms,
+            "llm_first_token_ms": None,
+            "first_audio_ms": None,
+            "total_ms": None,
+            "tokens_per_s": None,
+        }
+        if audio is not None:
+            if self.stt is None:
+                raise ParleyError("no speech-to-text model is loaded")
+            emit(State("transcribing"))
+            text = self.stt.transcribe(audio, source=source)
+            timings["stt_ms"] = _ms_since(start)
+            emit(Timing("stt", timings["stt_ms"]))
+        text = (text or "").strip()
+        if not text:
+            raise ParleyError("there is no question to answer", "type or say something")
+        emit(Transcript(text))
+
+        messages, dropped = self.llm.fit_messages(
+            self.messages + [{"role": "user", "content": text}]
+        )
+        if dropped:
+            emit(Notice(f"dropped the {dropped} oldest messages to fit the model's context"))
+        if speak and self.tts is None:
+            raise ParleyError("no voice is loaded")
+        speech = _SpeechThread(self.tts, emit, cancel) if speak and self.tts else None
+        emit(State("thinking"))
+
+        answer: list[str] = []
+        reasoning: list[str] = []
+        chunker = ClauseChunker()
+        splitter: ThinkSplitter | None = None
+        first_token_at = last_token_at = None
+        token_count = 0
+        cancelled = False
+
+        def take(pieces: list[tuple[bool, str]]) -> None:
+            for is_reasoning, piece in pieces:
+                (reasoning if is_reasoning else answer).append(piece)
+                emit(Token(piece, reasoning=is_reasoning))
+                if speech and not is_reasoning:
+                    for clause in chunker.feed(piece):
+                        speech.say(clause)
+                        if speech.first_audio_at is None:
+                            speech.wait_for_first_clause()
+                        elif speaker_backlog is not None:
+                            speech.hold_while_ahead(speaker_backlog)
+
+        try:
+            for piece in self.llm.stream_reply(messages, cancel):
+                if isinstance(piece, BackendNotice):  # e.g. the remote server failed
+                    emit(Notice(str(piece)))
+                    continue
+                last_token_at = time.perf_counter()
+                token_count += 1
+                if first_token_at is None:
+                    first_token_at = last_token_at
+                    timings["llm_first_token_ms"] = _ms_since(start)
+                    emit(Timing("llm_first_token", timings["llm_first_token_ms"]))
+                    splitter = ThinkSplitter(self.llm.prompt_opens_thought)
+                take(splitter.feed(piece))
+            if splitter is not None:
+                take(splitter.flush())
+            if speech:
+                for clause in chunker.flush():
+                    speech.say(clause)
+        except Cancelled:
+            cancelled = True
+        finally:
+            if speech:
+                if cancel.is_set():
+                    cancelled = True
+                speech.finish()
+
+        if speech and speech.first_audio_at is not None:
+            timings["first_audio_ms"] = round((speech.first_audio_at - start) * 1000.0, 1)
+            emit(Timing("first_audio", timings["first_audio_ms"]))
+        if first_token_at is not None and last_token_at is not None and token_count > 1:
+            span = last_token_at - first_token_at
+            timings["tokens_per_s"] = round((token_count - 1) / span, 1) if span > 0 else None
+        timings["total_ms"] = _ms_since(start)
+        emit(Timing("total", timings["total_ms"]))
+
+        reply = "".join(answer).strip()
+        self.messages = messages + [{"role": "assistant", "content": reply}]
+        result = TurnResult(
+            transcript=text,
+            reply=reply,
+            reasoning="".join(reasoning).strip(),
+            timings=timings,
+            models=self._models_used(),
+            cancelled=cancelled,
+        )
+        emit(State("idle"))
+        emit(result)
+        return result

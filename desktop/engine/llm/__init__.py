@@ -1,0 +1,1 @@
+"""Language models: the llama.cpp and remote backends, chat templates, reasoning, GGUF checks."""

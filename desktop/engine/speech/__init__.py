@@ -1,0 +1,1 @@
+"""Speech in and out: whisper transcription, piper synthesis, clauses, word error rate."""

@@ -1,0 +1,85 @@
+"""Endpointing on silero VAD, fed real spoken audio (espeak) a block at a time."""
+
+import numpy as np
+import pytest
+
+from desktop.engine.audio.endpoint import (
+    FRAME_MS,
+    Endpointer,
+    EndpointSettings,
+    SilenceStarted,
+    SpeechResumed,
+    SpeechStarted,
+    UtteranceEnded,
+)
+from desktop.engine.audio.samples import STT_RATE, load_audio
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * STT_RATE), np.float32)
+
+
+def feed(endpointer: Endpointer, audio: np.ndarray, on_event=None) -> list[tuple[float, object]]:
+    """Push 10 ms blocks, as the audio worker does; (seconds, event) in order."""
+    events = []
+    for start in range(0, audio.size, 160):
+        for event in endpointer.push(audio[start : start + 160]):
+            events.append((start / STT_RATE, event))
+            if on_event:
+                on_event(event)
+    return events
+
+
+@pytest.fixture(scope="module")
+def question(say):
+    return load_audio(say("What is the capital of France?", "capital"))
+
+
+def kinds(events):
+    return [type(e).__name__ for _, e in events]
+
+
+def test_an_utterance_starts_pauses_and_ends_with_its_pre_roll(question):
+    endpointer = Endpointer()
+    events = feed(endpointer, np.concatenate([silence(1), question, silence(1.5)]))
+    assert kinds(events)[0] == "SpeechStarted"
+    assert kinds(events)[-1] == "UtteranceEnded"
+    assert "SilenceStarted" in kinds(events)
+    ended = events[-1][1]
+    # Pre-roll: the kept audio starts before the VAD was sure (its first syllable).
+    assert ended.audio.size > question[np.abs(question) > 0.01].size * 0.5
+    assert ended.voiced_ms >= EndpointSettings().min_speech_ms
+
+
+def test_speaking_again_after_a_pause_is_reported_and_the_utterance_goes_on(question):
+    endpointer = Endpointer(EndpointSettings(short_silence_ms=1500, long_silence_ms=1500))
+    mic = np.concatenate([silence(1), question, silence(0.8), question, silence(2)])
+    events = feed(endpointer, mic)
+    names = kinds(events)
+    assert names.count("SpeechStarted") == 1 and names.count("UtteranceEnded") == 1
+    resumed = [t for t, e in events if isinstance(e, SpeechResumed)]
+    second_at = 1 + question.size / STT_RATE + 0.8
+    assert any(abs(t - second_at) < 0.5 for t in resumed), (resumed, second_at)
+    # Every resumption follows a pause that was reported first.
+    for i, name in enumerate(names):
+        if name == "SpeechResumed":
+            assert "SilenceStarted" in names[:i]
+
+
+def test_a_finished_sentence_gets_the_short_silence_window(question):
+    settings = EndpointSettings(short_silence_ms=320, long_silence_ms=1200)
+
+    def end_after_pause(complete: bool) -> float:
+        endpointer = Endpointer(settings)
+
+        def on_event(event):
+            if isinstance(event, SilenceStarted | SpeechStarted):
+                endpointer.sentence_complete = complete  # as the early transcript sets it
+
+        events = feed(endpointer, np.concatenate([silence(1), question, silence(2)]), on_event)
+        pause = max(t for t, e in events if isinstance(e, SilenceStarted))
+        return next(t for t, e in events if isinstance(e, UtteranceEnded)) - pause
+
+    short, long = end_after_pause(True), end_after_pause(False)
+    assert short == pytest.approx(0.32, abs=2 * FRAME_MS / 1000)
+    assert long == pytest.approx(1.2, abs=2 * FRAME_MS / 1000)
