@@ -150,7 +150,12 @@ class Recorder:
     """
 
     def __init__(
-        self, source: str, path: str | os.PathLike, channels: int, env: Mapping[str, str]
+        self,
+        source: str,
+        path: str | os.PathLike,
+        channels: int,
+        env: Mapping[str, str],
+        latency_ms: int = 10,
     ) -> None:
         self.source, self.path, self.channels = source, Path(path), channels
         self._raw = self.path.with_name(self.path.name + ".raw")
@@ -164,7 +169,9 @@ class Recorder:
                     "--format=s16le",
                     f"--rate={RATE}",
                     f"--channels={channels}",
-                    "--latency-msec=10",  # small fragments: sample-accurate enough, no bursts
+                    # small fragments: no bursts (0: whatever the server gives a client
+                    # that asks for nothing, as parecord does by default)
+                    *([f"--latency-msec={latency_ms}"] if latency_ms else []),
                     f"--client-name=parley-recorder-{source}",
                 ],
                 stdout=raw,
@@ -230,7 +237,13 @@ class VirtualAudio:
     process gets it with `with use_env(audio.env):`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, tuned: bool = True) -> None:
+        """tuned=False: a sound server as a desktop's is, for the benchmark's outside
+        measurement: PulseAudio's own daemon defaults, plain null sinks with no clock
+        loopback, and a recorder that asks for no particular latency. The tuned room
+        (the default) keeps a 10 ms reader on the room so the null sink renders in
+        small steps: the tests' timing does not then depend on how a client asks."""
+        self.tuned = tuned
         self.folder: Path | None = None
         self.env: dict[str, str] = {}
         self._daemon: subprocess.Popen | None = None
@@ -302,8 +315,8 @@ class VirtualAudio:
                 user = _pulse_user()
                 os.chown(folder / name, user.pw_uid, user.pw_gid)
         (folder / "owner").write_text(_owner_stamp(os.getpid()))
-        (folder / "daemon.conf").write_text(DAEMON_CONF)
-        (folder / "server.pa").write_text(_server_script(self.socket))
+        (folder / "daemon.conf").write_text(DAEMON_CONF if self.tuned else PLAIN_DAEMON_CONF)
+        (folder / "server.pa").write_text(_server_script(self.socket, tuned=self.tuned))
         (folder / "client.conf").write_text("autospawn = no\n")
         (folder / "cookie").write_bytes(os.urandom(256))  # unused (anonymous), but keeps
         # clients from creating ~/.config/pulse/cookie
@@ -492,7 +505,9 @@ class VirtualAudio:
 
     def record(self, source: str, path: str | os.PathLike, channels: int = 1) -> Recorder:
         """Record any source of this server (48 kHz, 16-bit) until .stop()."""
-        recorder = Recorder(source, path, channels, {**os.environ, **self.env})
+        recorder = Recorder(
+            source, path, channels, {**os.environ, **self.env}, latency_ms=10 if self.tuned else 0
+        )
         self._recorders.append(recorder)
         return recorder
 
@@ -529,7 +544,15 @@ log-level = notice
 """
 
 
-def _server_script(socket: Path) -> str:
+PLAIN_DAEMON_CONF = """\
+# A desktop's PulseAudio: the daemon's own defaults, except that it stays up
+# while idle (a desktop session's does too) and logs less.
+exit-idle-time = -1
+log-level = notice
+"""
+
+
+def _server_script(socket: Path, *, tuned: bool = True) -> str:
     """server.pa: the devices, the defaults, and last the socket clients connect to.
 
     The clock loopback keeps a 10 ms reader on the room's monitor at all
@@ -542,6 +565,14 @@ def _server_script(socket: Path) -> str:
     """
     room = "channels=2 channel_map=front-left,front-right"
     mono = "channels=1 channel_map=mono remix=no"
+    clock = f"""\
+load-module module-null-sink sink_name={CLOCK_SINK} rate={RATE} channels=1 \
+sink_properties=device.description=Parley-clock
+load-module module-loopback source={ROOM}.monitor sink={CLOCK_SINK} latency_msec=10 channels=1 \
+source_dont_move=true sink_dont_move=true
+suspend-sink {ROOM} 1
+suspend-sink {ROOM} 0
+"""
     return f"""\
 load-module module-null-sink sink_name={ROOM} rate={RATE} {room} \
 sink_properties=device.description=Parley-room
@@ -551,13 +582,7 @@ load-module module-remap-sink sink_name={MIC_IN} master={ROOM} master_channel_ma
 {mono} sink_properties=device.description=Parley-voice-into-microphone
 load-module module-remap-source source_name={MIC} master={ROOM}.monitor \
 master_channel_map=front-left {mono} source_properties=device.description=Parley-microphone
-load-module module-null-sink sink_name={CLOCK_SINK} rate={RATE} channels=1 \
-sink_properties=device.description=Parley-clock
-load-module module-loopback source={ROOM}.monitor sink={CLOCK_SINK} latency_msec=10 channels=1 \
-source_dont_move=true sink_dont_move=true
-suspend-sink {ROOM} 1
-suspend-sink {ROOM} 0
-set-default-sink {SPEAKER}
+{clock if tuned else ""}set-default-sink {SPEAKER}
 set-default-source {MIC}
 load-module module-native-protocol-unix auth-anonymous=1 auth-cookie-enabled=0 socket={socket}
 """

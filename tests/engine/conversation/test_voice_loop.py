@@ -390,7 +390,11 @@ def test_a_knock_while_parley_talks_pauses_it_briefly_and_it_plays_on(fresh, say
     mic = np.concatenate([silence(0.5), story, silence(6.0)])
     rng = np.random.default_rng(7)
     start = int(knock_at * STT_RATE)
-    mic[start : start + 800] += rng.normal(0, 0.1, 800).astype(np.float32)  # 50 ms, -20 dBFS
+    # 50 ms at -10 dBFS. Where it lands in the reply depends on how fast this CPU
+    # wrote and voiced it; at -20 dBFS a knock on one of Parley's loudest syllables
+    # is cancelled with the echo (4 % of points, tests/engine/audio/test_onset.py),
+    # and this test failed on every run on a machine whose timing put it there.
+    mic[start : start + 800] += rng.normal(0, 0.3, 800).astype(np.float32)
     session = Session(fresh, mic, echo_gain_db=-10.0, tail_s=0).run()
     loop = session.loop
     played = session.room.speaker_recording()
