@@ -363,12 +363,13 @@ def run_live(
     story: Clip | None,
     recording: Path,
     max_reply_s: float = MAX_REPLY_S,
+    room: str = "plain",
 ) -> Bench:
     """Play everything into a live VoiceLoop while recording the room."""
     from desktop.engine.audio.streams import DuplexStream, find_devices
     from desktop.engine.conversation.voice_loop import VoiceLoop
 
-    audio = VirtualAudio().start()
+    audio = VirtualAudio(tuned=room == "tuned").start()
     try:
         os.environ.update(audio.env)
         refresh_portaudio()
@@ -705,6 +706,13 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     parser.add_argument("--keep-recording", type=Path, help="save the room's stereo WAV here")
+    parser.add_argument(
+        "--room",
+        choices=("plain", "tuned"),
+        default="plain",
+        help="plain: PulseAudio's defaults, as on a desktop; tuned: the tests' room "
+        "(a 10 ms reader on the null sink)",
+    )
     args = parser.parse_args()
     for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
         if not shutil.which(tool):
@@ -723,13 +731,20 @@ def main() -> int:
         questions = [Clip.load(wav) for wav in wavs]
         recording = scratch_dir / "room.wav"
         bench = run_live(
-            settings, questions, args.rounds, args.barge_ins, story, recording, args.max_reply_s
+            settings,
+            questions,
+            args.rounds,
+            args.barge_ins,
+            story,
+            recording,
+            args.max_reply_s,
+            args.room,
         )
         if args.keep_recording:
             shutil.copyfile(recording, args.keep_recording)
         analyse(recording, bench)
         result = report(bench, raw_wer(settings, wavs))
-        result.update(threads=settings.cpu_threads, max_reply_s=args.max_reply_s)
+        result.update(threads=settings.cpu_threads, max_reply_s=args.max_reply_s, room=args.room)
 
     if args.json:
         print(json.dumps(result))

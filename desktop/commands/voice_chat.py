@@ -16,6 +16,7 @@ from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import (
     Event,
     Failure,
+    Heard,
     Notice,
     State,
     Token,
@@ -75,16 +76,19 @@ class TerminalView:
             if self.in_reply:
                 self.out.write(" [stopped]\n" if event.cancelled else "\n")
                 self.in_reply = False
-            t = event.timings
-            if t["first_audio_ms"] is not None:
-                print(
-                    f"  (first audio {t['first_audio_ms']:.0f} ms after you stopped)",
-                    file=self.status,
-                    flush=True,
-                )
+        elif isinstance(event, Heard):
+            print(f"  ({heard_line(event)})", file=self.status, flush=True)
         elif isinstance(event, Notice | Failure):
             hint = f" ({event.hint})" if isinstance(event, Failure) and event.hint else ""
             print(f"\nparley: {event.message}{hint}", file=self.status, flush=True)
+
+
+def heard_line(event: Heard) -> str:
+    """'heard 812 ms after you stopped: endpoint 402, reply 350, audio 60'."""
+    return (
+        f"heard {event.voice_to_voice_ms:.0f} ms after you stopped: endpoint "
+        f"{event.endpoint_ms:.0f}, reply {event.reply_ms:.0f}, audio {event.audio_path_ms:.0f}"
+    )
 
 
 def run_voice_chat(

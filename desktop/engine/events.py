@@ -60,6 +60,26 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Heard:
+    """The first sound of a spoken reply left the speaker, ``voice_to_voice_ms`` after
+    the user's voice ended: both moments on the audio device's own clock (PortAudio's
+    capture and playback times), as a person in the room hears them. Then where the
+    time went: the endpoint's wait (from the voice's last sample to the decision that
+    the user had finished), the reply (transcript left, first token, first clause
+    synthesized), and the audio path (queued to the speaker until it sounded).
+    Sent once per spoken reply, when its first sample plays: after the TurnResult
+    when the reply was written before it was heard."""
+
+    voice_to_voice_ms: float
+    endpoint_ms: float
+    reply_ms: float
+    audio_path_ms: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should know that is not a failure (e.g. context trimmed)."""
 
@@ -89,4 +109,6 @@ class TurnResult:
         return asdict(self)
 
 
-Event = State | Level | Transcript | Token | Speech | Timing | Notice | Failure | TurnResult
+Event = (
+    State | Level | Transcript | Token | Speech | Timing | Heard | Notice | Failure | TurnResult
+)

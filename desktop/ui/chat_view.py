@@ -33,12 +33,13 @@ def _text_label(text: str = "", name: str = "") -> QLabel:
 
 
 def timing_line(timings: dict[str, float | None]) -> str:
-    """'heard in 96 ms · first word 177 ms · first sound 369 ms · 48 tokens/s'."""
+    """'transcribed in 96 ms · first word 177 ms · first clause 369 ms · 48 tokens/s'
+    (each from the endpoint; what the user heard comes separately: Bubble.note_heard)."""
     parts = []
     for key, words in (
-        ("stt_ms", "heard in"),
+        ("stt_ms", "transcribed in"),
         ("llm_first_token_ms", "first word"),
-        ("first_audio_ms", "first sound"),
+        ("first_audio_ms", "first clause"),
     ):
         value = timings.get(key)
         if value is not None:
@@ -88,6 +89,8 @@ class Bubble(QFrame):
         layout.addWidget(self.footer)
         self._text = text
         self._thought = ""
+        self._timings = ""  # the turn's stages, from the endpoint
+        self._heard = ""  # when the user heard the reply: first in the footer
 
     @property
     def text(self) -> str:
@@ -103,7 +106,16 @@ class Bubble(QFrame):
             self.body.setText(self._text.lstrip())
 
     def finish(self, timings: dict[str, float | None], note: str = "") -> None:
-        line = " · ".join(part for part in (note, timing_line(timings)) if part)
+        self._timings = " · ".join(part for part in (note, timing_line(timings)) if part)
+        self._show_footer()
+
+    def note_heard(self, voice_to_voice_ms: float) -> None:
+        """The reply's first sound left the speaker this long after the user stopped."""
+        self._heard = f"you heard it {voice_to_voice_ms:.0f} ms after you stopped"
+        self._show_footer()
+
+    def _show_footer(self) -> None:
+        line = " · ".join(part for part in (self._heard, self._timings) if part)
         self.footer.setText(line)
         self.footer.setVisible(bool(line))
 
@@ -165,6 +177,12 @@ class ChatView(QScrollArea):
         if self.reply is not None:
             self.reply.finish(timings, note)
         self.reply = None
+
+    def note_heard(self, voice_to_voice_ms: float) -> None:
+        """On the reply being spoken (the first sound often plays after it is written)."""
+        replies = [b for b in self.bubbles if b.who != "user"]
+        if replies:
+            replies[-1].note_heard(voice_to_voice_ms)
 
     def clear(self) -> None:
         for bubble in self.bubbles:

@@ -38,6 +38,7 @@ from desktop import __version__, paths
 from desktop.config import Settings, save_settings
 from desktop.engine.events import (
     Failure,
+    Heard,
     Level,
     Notice,
     State,
@@ -278,6 +279,8 @@ class MainWindow(QMainWindow):
             self._on_transcript(event)
         elif isinstance(event, State):
             self.voice_bar.set_state(event.name)
+        elif isinstance(event, Heard):
+            self.chat.note_heard(event.voice_to_voice_ms)
         elif isinstance(event, TurnResult):
             self.chat.finish_reply(event.timings, "stopped" if event.cancelled else "")
             self.captions.reply_done()

@@ -46,7 +46,10 @@ def test_hands_free_voice_turn_shows_captions_and_the_reply(
     assert any("capital" in words(text) for text in captions), captions
     assert {"capital", "france"} <= set(words(window.chat.bubbles[0].text))
     assert window.chat.bubbles[1].text.strip() == result.reply and result.reply
-    assert "heard in" in window.chat.bubbles[1].footer.text()
+    assert "transcribed in" in window.chat.bubbles[1].footer.text()
+    # The reply's first sound, as the engine process's audio stream saw it leave.
+    footer = window.chat.bubbles[1].footer
+    qtbot.waitUntil(lambda: "you heard it" in footer.text(), timeout=10_000)
     assert max(e.dbfs for e in seen.of(Level)) > -40, "the meter never moved"
     assert window.voice_bar.caption.text() == ""  # the caption clears once the turn is taken
 

@@ -45,7 +45,7 @@ def test_a_plain_reply_has_no_reasoning_toggle(qtbot):
 def test_timing_line_skips_stages_that_did_not_run():
     assert timing_line({"stt_ms": None, "llm_first_token_ms": None}) == ""
     assert timing_line({"stt_ms": 96.0, "first_audio_ms": 369.2}) == (
-        "heard in 96 ms · first sound 369 ms"
+        "transcribed in 96 ms · first clause 369 ms"
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from desktop.engine.audio.samples import STT_RATE
+from desktop.engine.audio.samples import STT_RATE, voice_ends_at
 
 VAD_FRAME = 512  # samples: silero's frame at 16 kHz (32 ms)
 FRAME_MS = VAD_FRAME * 1000 / STT_RATE
@@ -91,10 +91,13 @@ class SpeechResumed:
 
 @dataclass(frozen=True)
 class UtteranceEnded:
-    """The user finished; ``audio`` is the whole utterance with its pre-roll."""
+    """The user finished; ``audio`` is the whole utterance with its pre-roll.
+    ``voice_end``: where their voice stopped, as a count of the samples pushed
+    (Endpointer.samples_pushed), so the voice loop can tell when that was."""
 
     audio: np.ndarray
     voiced_ms: float
+    voice_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,15 @@ class Endpointer:
         self._silent_run = 0
         self._voiced_total = 0
         self.last_probability = 0.0
+        self.samples_pushed = 0  # every sample ever pushed: the utterances' timeline
+        self._stepped = 0  # ... of which the VAD has scored (or reset() dropped) this many
 
     @property
     def in_speech(self) -> bool:
         return self._in_speech
 
     def reset(self) -> None:
+        self._stepped += self._pending.size
         self._pending = np.zeros(0, np.float32)
         self._pending_keep = np.zeros(0, np.float32)
         self._history.clear()
@@ -146,6 +152,7 @@ class Endpointer:
         and whisper hears the original better.
         """
         keep = audio if keep is None else keep
+        self.samples_pushed += audio.size
         self._pending = np.concatenate((self._pending, audio))
         self._pending_keep = np.concatenate((self._pending_keep, keep))
         events: list[EndpointEvent] = []
@@ -155,6 +162,7 @@ class Endpointer:
                 self._pending_keep[:VAD_FRAME],
                 self._pending_keep[VAD_FRAME:],
             )
+            self._stepped += VAD_FRAME
             events.extend(self._step(frame, kept))
         return events
 
@@ -195,16 +203,18 @@ class Endpointer:
 
     def _finish(self) -> EndpointEvent:
         keep_silence = 5  # frames (160 ms) of the trailing pause are enough for whisper
-        if self._silent_run > keep_silence:
-            del self._utterance[len(self._utterance) - (self._silent_run - keep_silence) :]
+        trimmed = max(0, self._silent_run - keep_silence)
+        if trimmed:
+            del self._utterance[len(self._utterance) - trimmed :]
         audio, voiced_ms = self.utterance_so_far(), self._voiced_total * FRAME_MS
+        began = self._stepped - (len(self._utterance) + trimmed) * VAD_FRAME  # contiguous frames
         self._in_speech = False
         self._utterance = []
         self._history.clear()
         self._voiced_run = self._silent_run = 0
         if voiced_ms < self.settings.min_speech_ms:
             return UtteranceDropped()
-        return UtteranceEnded(audio, voiced_ms)
+        return UtteranceEnded(audio, voiced_ms, began + voice_ends_at(audio))
 
     def force_end(self) -> EndpointEvent | None:
         """End the utterance now (push-to-talk released); None when nothing was heard."""

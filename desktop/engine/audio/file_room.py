@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from desktop.engine.audio.samples import STT_RATE
-from desktop.engine.audio.streams import FRAME_16K, Playback
+from desktop.engine.audio.streams import FRAME_16K, HeardCallback, Playback, heard_times
 from desktop.errors import AudioError
 
 
@@ -45,6 +45,10 @@ class FileAudio:
         self.playing = False
         self.latency_ms = echo_delay_ms
         self.finished = threading.Event()
+        # The room's clock: sample n of the microphone and of the speaker is heard at
+        # started + n / 16 kHz, whenever the loop gets to it (no device latency here).
+        self.started_at = 0.0
+        self.block_captured_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="parley-file-audio", daemon=True)
 
@@ -54,8 +58,8 @@ class FileAudio:
     def stop(self) -> None:
         self._stop.set()
 
-    def play(self, audio: np.ndarray, rate: int) -> None:
-        self.playback.add(audio, rate)
+    def play(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
+        self.playback.add(audio, rate, on_heard)
 
     @property
     def queued_seconds(self) -> float:
@@ -73,12 +77,13 @@ class FileAudio:
         self._on_failure(AudioError("the audio device stopped (unplugged?)"))
 
     def _run(self) -> None:
-        started = time.perf_counter()
+        started = self.started_at = time.perf_counter()
         while not self._stop.is_set() and self.position < self.total:
             at = self.position
             played = np.zeros(FRAME_16K, np.float32)
             self.playing = self.playback.read_into(played) > 0 or self.playback.holding
             self.played[at : at + FRAME_16K] = played
+            heard = heard_times(self.playback, started + at / STT_RATE)
             mic = np.zeros(FRAME_16K, np.float32)
             source = self.microphone[at : at + FRAME_16K]
             mic[: source.size] = source
@@ -88,6 +93,9 @@ class FileAudio:
                     * self.played[at - self.echo_delay : at - self.echo_delay + FRAME_16K]
                 )
             self.position += FRAME_16K
+            for callback, sounded_at in heard:
+                callback(sounded_at)
+            self.block_captured_at = started + at / STT_RATE
             self._on_block(mic, played)
             # pace like a real device: block n is due at n * 10 ms
             delay = started + self.position / STT_RATE - time.perf_counter()

@@ -160,6 +160,23 @@ def level_dbfs(audio: np.ndarray) -> float:
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
 
 
+VOICED_BELOW_PEAK_DB = 30.0  # a 10 ms stretch this far under the loudest is not the voice
+VOICED_FLOOR_DBFS = -50.0
+
+
+def voice_ends_at(audio: np.ndarray, rate: int = STT_RATE) -> int:
+    """Index just past the last voiced 10 ms of ``audio`` (0 if none): the last stretch
+    within 30 dB of its loudest and above -50 dBFS. The moment a listener hears the
+    speaker stop, which a VAD's 32 ms frames and release only bracket."""
+    window = rate // 100
+    blocks = audio[: audio.size // window * window].astype(np.float64).reshape(-1, window)
+    if blocks.size == 0:
+        return 0
+    power = 10 * np.log10(np.maximum(np.mean(blocks**2, axis=1), 1e-12))
+    loud = np.flatnonzero(power >= max(power.max() - VOICED_BELOW_PEAK_DB, VOICED_FLOOR_DBFS))
+    return int(loud[-1] + 1) * window if loud.size else 0
+
+
 def seconds(audio: np.ndarray, rate: int = STT_RATE) -> float:
     return audio.shape[0] / rate
 

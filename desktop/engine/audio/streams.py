@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,13 +98,25 @@ def find_devices(input_name: str = "", output_name: str = "") -> Devices:
     return Devices(microphone, speaker, rate, devices[microphone]["name"], devices[speaker]["name"])
 
 
+HeardCallback = Callable[[float], None]  # the perf_counter() time a sound reached the speaker
+
+
+def heard_times(playback: Playback, sounded_at: float) -> list[tuple[HeardCallback, float]]:
+    """The chunks that began in the block just read, with when each first sounded;
+    ``sounded_at`` is when the block's first sample does."""
+    started, playback.started = playback.started, []
+    return [(callback, sounded_at + offset / playback.rate) for callback, offset in started]
+
+
 class Playback:
     """Audio waiting to be played, at the device rate; the callback drains it."""
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self._chunks: list[np.ndarray] = []
+        self._on_heard: list[HeardCallback | None] = []  # one per chunk
         self._offset = 0
+        self.started: list[tuple[HeardCallback, int]] = []  # (callback, sample in the block)
         self._lock = threading.Lock()
         self.queued_samples = 0
         self.held = False  # paused: queued audio waits (a voice may be starting over it)
@@ -118,8 +131,9 @@ class Playback:
         """Held with audio still to play: the speaker is paused, not done."""
         return self.held and self.queued_samples > 0
 
-    def add(self, audio: np.ndarray, rate: int) -> None:
-        """Queue int16 or float32 mono audio at any rate."""
+    def add(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
+        """Queue int16 or float32 mono audio at any rate. ``on_heard`` learns (from the
+        stream, off its callback) when the first sample of it reached the speaker."""
         import soxr
 
         samples = audio.astype(np.float32) / (32768.0 if audio.dtype == np.int16 else 1.0)
@@ -127,6 +141,7 @@ class Playback:
             samples = soxr.resample(samples, rate, self.rate).astype(np.float32)
         with self._lock:
             self._chunks.append(samples)
+            self._on_heard.append(on_heard)
             self.queued_samples += samples.size
 
     def clear(self) -> int:
@@ -135,26 +150,42 @@ class Playback:
             self.held = False
             dropped = self.queued_samples
             self._chunks.clear()
+            self._on_heard.clear()
             self._offset = 0
             self.queued_samples = 0
         return dropped
 
     def read_into(self, out: np.ndarray) -> int:
-        """Fill ``out`` (zeros where nothing is queued, or held); returns the samples of audio."""
+        """Fill ``out`` (zeros where nothing is queued, or held); returns the samples of audio.
+        A chunk that begins here and wants to know is added to ``started``."""
         filled = 0
         with self._lock:
             while not self.held and filled < out.size and self._chunks:
                 chunk = self._chunks[0]
+                if self._offset == 0 and self._on_heard[0] is not None:
+                    self.started.append((self._on_heard[0], filled))
+                    self._on_heard[0] = None
                 take = min(out.size - filled, chunk.size - self._offset)
                 out[filled : filled + take] = chunk[self._offset : self._offset + take]
                 filled += take
                 self._offset += take
                 if self._offset >= chunk.size:
                     self._chunks.pop(0)
+                    self._on_heard.pop(0)
                     self._offset = 0
             self.queued_samples -= filled
         out[filled:] = 0.0
         return filled
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What one PortAudio callback hands the worker."""
+
+    mic: np.ndarray
+    played: np.ndarray
+    captured_at: float  # perf_counter() when mic's first sample was captured
+    heard: list[tuple[HeardCallback, float]]  # sounds that began in played, and when
 
 
 class DuplexStream:
@@ -175,7 +206,7 @@ class DuplexStream:
         self.playback = Playback(devices.rate)
         self._on_block = on_block
         self._on_failure = on_failure
-        self._blocks: queue.SimpleQueue[tuple[np.ndarray, np.ndarray] | None] = queue.SimpleQueue()
+        self._blocks: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
         self._stream = None
         self._worker: threading.Thread | None = None
         self.playing = False  # True while the speaker has audio to play
@@ -183,6 +214,8 @@ class DuplexStream:
         self._input_delay_floor_ms = float("inf")  # the least it has been since opening
         self._callback_thread: int | None = None  # its OS id, seen from the callback
         self.callback_load = 0.0  # that thread's share of a core over the last second
+        self.block_captured_at = 0.0  # perf_counter() when on_block's first mic sample was heard
+        self._latencies = (0.0, 0.0)  # PortAudio's input and output latency, in seconds
 
     @property
     def latency_ms(self) -> float:
@@ -232,6 +265,7 @@ class DuplexStream:
                 callback=self._callback,
                 finished_callback=self._finished,
             )
+            self._latencies = tuple(self._stream.latency)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioError(f"cannot open the audio devices: {exc}") from exc
@@ -245,8 +279,8 @@ class DuplexStream:
             self.latency_ms,
         )
 
-    def play(self, audio: np.ndarray, rate: int) -> None:
-        self.playback.add(audio, rate)
+    def play(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
+        self.playback.add(audio, rate, on_heard)
 
     @property
     def queued_seconds(self) -> float:
@@ -274,15 +308,27 @@ class DuplexStream:
             self._worker.join(timeout=2)
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
+        now = time.perf_counter()
         if self._callback_thread is None:
             self._callback_thread = threading.get_native_id()
         played = outdata[:, 0]
         self.playing = self.playback.read_into(played) > 0 or self.playback.holding
+        # PortAudio's stream clock says when this block's first microphone sample was
+        # captured and when its first speaker sample will sound; only the differences
+        # to its currentTime are used, so its clock's origin does not matter.
+        in_latency, out_latency = self._latencies
         if time_info.inputBufferAdcTime > 0:
-            delay = 1000.0 * (time_info.currentTime - time_info.inputBufferAdcTime)
-            self.input_delay_ms = delay
-            self._input_delay_floor_ms = min(self._input_delay_floor_ms, delay)
-        self._blocks.put((indata[:, 0].copy(), played.copy()))
+            delay = time_info.currentTime - time_info.inputBufferAdcTime
+            self.input_delay_ms = 1000.0 * delay
+            self._input_delay_floor_ms = min(self._input_delay_floor_ms, self.input_delay_ms)
+        else:
+            delay = frames / self.devices.rate + in_latency
+        if time_info.outputBufferDacTime > 0:
+            ahead = time_info.outputBufferDacTime - time_info.currentTime
+        else:
+            ahead = out_latency
+        heard = heard_times(self.playback, now + ahead) if self.playback.started else []
+        self._blocks.put(_Block(indata[:, 0].copy(), played.copy(), now - delay, heard))
 
     def _finished(self) -> None:
         if self._stream is not None:  # ended by itself, not by stop(): the device went away
@@ -307,7 +353,7 @@ class DuplexStream:
         load: ThreadLoad | None = None
         blocks = 0
         while (block := self._blocks.get()) is not None:
-            mic, ref = block
+            mic, ref = block.mic, block.played
             blocks += 1
             if blocks % LOAD_EVERY_BLOCKS == 0 and self._callback_thread is not None:
                 load = load or ThreadLoad(self._callback_thread)
@@ -327,9 +373,15 @@ class DuplexStream:
                 ref = ref_resampler.resample_chunk(ref)
             mic_rest = np.concatenate((mic_rest, mic))
             ref_rest = np.concatenate((ref_rest, ref))
+            # The newest resampled sample is the end of this block (soxr's own delay,
+            # ~1 ms, aside): what goes out now began that long before it.
+            block_end = block.captured_at + block.mic.size / rate
+            for callback, sounded_at in block.heard:
+                callback(sounded_at)
             usable = min(mic_rest.size, ref_rest.size) // FRAME_16K * FRAME_16K
             if usable == 0:
                 continue
+            self.block_captured_at = block_end - mic_rest.size / STT_RATE
             mic_out, mic_rest = mic_rest[:usable], mic_rest[usable:]
             ref_out, ref_rest = ref_rest[:usable], ref_rest[usable:]
             try:

@@ -39,6 +39,7 @@ class ReplyAhead:
         self.dropped = False
         self.history: list | None = None  # the conversation before it, to undo a drop
         self.finished = False  # its turn has ended (the voice loop's turn worker says so)
+        self.clock = None  # the voice loop's _HeardClock for it, filled in at the endpoint
 
     def pass_on(self, event: Event, deliver: Callable[[Event], None]) -> None:
         """The turn's events go through here: held, delivered, or dropped."""

@@ -40,13 +40,23 @@ from desktop.engine.audio.endpoint import (
     UtteranceDropped,
     UtteranceEnded,
 )
+from desktop.engine.audio.mic_clock import MicClock
 from desktop.engine.audio.onset import SpeakerPause
-from desktop.engine.audio.samples import STT_RATE, level_dbfs
+from desktop.engine.audio.samples import STT_RATE, level_dbfs, voice_ends_at
 from desktop.engine.conversation import stream_upkeep
 from desktop.engine.conversation.own_voice import OwnVoice
 from desktop.engine.conversation.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.conversation.turn import Assistant
-from desktop.engine.events import Event, Failure, Level, Notice, Speech, State, Transcript
+from desktop.engine.events import (
+    Event,
+    Failure,
+    Heard,
+    Level,
+    Notice,
+    Speech,
+    State,
+    Transcript,
+)
 from desktop.engine.os_threads import name_this_thread
 from desktop.errors import AudioError, ParleyError
 from desktop.native_heap import give_back_freed
@@ -68,7 +78,9 @@ class AudioPort(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def play(self, audio: np.ndarray, rate: int) -> None: ...
+    def play(
+        self, audio: np.ndarray, rate: int, on_heard: Callable[[float], None] | None = None
+    ) -> None: ...
     def clear(self) -> int: ...
     def hold(self, on: bool) -> None: ...
 
@@ -78,12 +90,36 @@ AudioFactory = Callable[
 ]
 
 
+@dataclass
+class _HeardClock:
+    """One spoken turn's moments, for its Heard event (perf_counter times)."""
+
+    voice_ended_at: float | None = None
+    endpoint_at: float | None = None
+    queued_at: float | None = None  # the first clause went to the speaker
+
+    def heard(self, sounded_at: float) -> Heard | None:
+        if self.voice_ended_at is None or self.endpoint_at is None or self.queued_at is None:
+            return None
+
+        def ms(seconds: float) -> float:
+            return round(seconds * 1000.0, 1)
+
+        return Heard(
+            voice_to_voice_ms=ms(sounded_at - self.voice_ended_at),
+            endpoint_ms=ms(self.endpoint_at - self.voice_ended_at),
+            reply_ms=ms(self.queued_at - self.endpoint_at),
+            audio_path_ms=ms(sounded_at - self.queued_at),
+        )
+
+
 @dataclass(frozen=True)
 class _Question:
     """Work for the turn worker: spoken audio (maybe already transcribed), or typed text."""
 
-    ended_at: float
+    ended_at: float  # the endpoint (perf_counter)
     began_at: float = 0.0  # when the user started speaking (perf_counter)
+    voice_ended_at: float | None = None  # when their voice stopped, on the device's clock
     audio: np.ndarray | None = None
     early: Future[str] | None = None
     text: str | None = None
@@ -120,6 +156,7 @@ class VoiceLoop:
         self._audio_factory = audio_factory
         self._audio: AudioPort | None = None
         self.endpointer = Endpointer(endpoint)
+        self._mic_clock = MicClock()  # when each sample the endpointer heard was captured
         self._echo = EchoPath.open() if echo_cancellation else None
         self._earcons = self._load_earcons() if earcons else {}
         self._stt = ThreadPoolExecutor(
@@ -246,9 +283,10 @@ class VoiceLoop:
         if not frames:
             self._state("idle")
             return
-        self._questions.put(
-            _Question(time.perf_counter(), self._speech_began_at, audio=np.concatenate(frames))
-        )
+        audio, now = np.concatenate(frames), time.perf_counter()
+        # The last block came in just now: the voice ended what followed it ago.
+        voice_end = now - (audio.size - voice_ends_at(audio)) / STT_RATE
+        self._questions.put(_Question(now, self._speech_began_at, voice_end, audio=audio))
 
     def ask(self, text: str) -> None:
         """A typed question while the loop runs."""
@@ -370,6 +408,8 @@ class VoiceLoop:
             self._restart_endpointer = False
             self.endpointer.reset()
         self.endpointer.strict = self._speaking or self._busy
+        captured_at = getattr(audio, "block_captured_at", 0.0) or now - mic.size / STT_RATE
+        self._mic_clock.mark(self.endpointer.samples_pushed, captured_at)
         for event in self.endpointer.push(mic, keep=heard):
             self._on_endpoint(event, now)
         if self.endpointer.in_speech and now >= self._partial_due:
@@ -377,7 +417,10 @@ class VoiceLoop:
             self._caption_so_far()
 
     def _on_endpoint(self, event: object, now: float) -> None:
-        if isinstance(event, UtteranceEnded) and self._open_reply_ahead(now):
+        voice_ended_at = None
+        if isinstance(event, UtteranceEnded):
+            voice_ended_at = self._mic_clock.time_of(event.voice_end)
+        if isinstance(event, UtteranceEnded) and self._open_reply_ahead(now, voice_ended_at):
             self._speculative = None
             return
         self._next_pause()
@@ -400,7 +443,13 @@ class VoiceLoop:
                 getattr(self._audio, "input_delay_ms", 0.0),
             )
             self._questions.put(
-                _Question(now, self._speech_began_at, audio=event.audio, early=self._speculative)
+                _Question(
+                    now,
+                    self._speech_began_at,
+                    voice_ended_at,
+                    audio=event.audio,
+                    early=self._speculative,
+                )
             )
             self._speculative = None
         elif isinstance(event, UtteranceDropped | SpeechResumed):
@@ -414,12 +463,13 @@ class VoiceLoop:
         if ahead is not None:
             log.info("the user went on after %r: dropped the reply begun on it", ahead.text)
 
-    def _open_reply_ahead(self, now: float) -> bool:
+    def _open_reply_ahead(self, now: float, voice_ended_at: float | None) -> bool:
         """The endpoint: let a reply begun on the early transcript through, if there is one."""
         with self._replies.lock:
             ahead = self._replies.take()
             if ahead is None:
                 return False
+            ahead.clock.voice_ended_at, ahead.clock.endpoint_at = voice_ended_at, now
             # A short reply may have been written and voiced before the endpoint: its
             # turn is over, and a busy flag set now would stay set (no turn ends to
             # clear it), making the next question wait and count as a barge-in.
@@ -451,6 +501,7 @@ class VoiceLoop:
         ahead = self._replies.begin(text, pause_id, began_at)
         if ahead is None:
             return  # that pause is over, or already has a reply
+        ahead.clock = _HeardClock()
         self._questions.put(_Question(ahead.started_at, began_at, text=text, ahead=ahead))
 
     def _barge_in(self) -> None:
@@ -507,9 +558,15 @@ class VoiceLoop:
             self._forget_a_dropped_reply()
             try:
                 if question.ahead is not None:
-                    self._answer(question.text or "", question.ended_at, 0.0, question.ahead)
+                    self._answer(
+                        question.text or "",
+                        question.ended_at,
+                        0.0,
+                        question.ahead.clock,
+                        question.ahead,
+                    )
                 elif question.text is not None:
-                    self._answer(question.text, question.ended_at, None)
+                    self._answer(question.text, question.ended_at, None, None)
                 else:
                     self._answer_audio(question)
             except ParleyError as exc:
@@ -563,12 +620,19 @@ class VoiceLoop:
                 self._echo.renew_soon()
             return
         stt_ms = round((time.perf_counter() - ended_at) * 1000.0, 1)
-        self._answer(text, ended_at, stt_ms)
+        clock = _HeardClock(question.voice_ended_at, ended_at)
+        self._answer(text, ended_at, stt_ms, clock)
 
     def _answer(
-        self, text: str, started_at: float, stt_ms: float | None, ahead: ReplyAhead | None = None
+        self,
+        text: str,
+        started_at: float,
+        stt_ms: float | None,
+        clock: _HeardClock | None,
+        ahead: ReplyAhead | None = None,
     ) -> None:
-        """Run one turn; a reply ahead's events wait in its gate for the endpoint."""
+        """Run one turn; a reply ahead's events wait in its gate for the endpoint.
+        ``clock``: a spoken question's moments, for the Heard event (None: typed)."""
         if ahead is None:
             self._busy = True
             self._cancel = threading.Event()
@@ -590,7 +654,11 @@ class VoiceLoop:
                     self._speaking = True
                     self._state("speaking")
                 self._own_voice.said(event.text)
-                self._audio.play(event.audio, event.sample_rate)
+                on_heard = None
+                if clock is not None and clock.queued_at is None:
+                    clock.queued_at = time.perf_counter()
+                    on_heard = self._report_heard(clock)
+                self._audio.play(event.audio, event.sample_rate, on_heard=on_heard)
             if isinstance(event, State) and event.name == "thinking" and not self._speaking:
                 self._emit(event)  # the loop owns the other states (speech outlives the turn)
             elif not isinstance(event, Transcript | State):
@@ -613,6 +681,14 @@ class VoiceLoop:
             speaker_backlog=self._speaker_backlog,
         )
         self._forget_a_dropped_reply()
+
+    def _report_heard(self, clock: _HeardClock) -> Callable[[float], None]:
+        def heard(sounded_at: float) -> None:
+            event = clock.heard(sounded_at)
+            if event is not None:
+                self._emit(event)
+
+        return heard
 
     def _speaker_backlog(self) -> float:
         """Seconds of speech on the speaker still to play: the turn paces its reply by it."""

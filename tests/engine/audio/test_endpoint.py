@@ -83,3 +83,22 @@ def test_a_finished_sentence_gets_the_short_silence_window(question):
     short, long = end_after_pause(True), end_after_pause(False)
     assert short == pytest.approx(0.32, abs=2 * FRAME_MS / 1000)
     assert long == pytest.approx(1.2, abs=2 * FRAME_MS / 1000)
+
+
+def test_the_utterance_says_where_the_voice_stopped(question):
+    """voice_end counts samples pushed, so the voice loop can tell when that was: it
+    falls on the question's last loud sample (within 10 ms), not on the VAD's frame
+    or the end of the silence window."""
+    endpointer = Endpointer()
+    lead = silence(1.3)
+    feed(endpointer, silence(0.5))
+    endpointer.reset()  # what was pending is dropped, but still counted
+    events = feed(endpointer, np.concatenate([lead, question, silence(1.5)]))
+    ended = events[-1][1]
+    assert isinstance(ended, UtteranceEnded)
+    last_loud = np.flatnonzero(np.abs(question) > 0.01)[-1]
+    truth = int(0.5 * STT_RATE) + lead.size + last_loud
+    assert abs(ended.voice_end - truth) <= STT_RATE // 100, (ended.voice_end, truth)
+    assert endpointer.samples_pushed == int(0.5 * STT_RATE) + lead.size + question.size + int(
+        1.5 * STT_RATE
+    )

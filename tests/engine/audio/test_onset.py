@@ -151,4 +151,3 @@ def test_a_knock_pauses_the_speaker_wherever_it_lands_in_parleys_voice(
     seen, tried = knocks_seen(assistant, knock_rms=10 ** (knock_dbfs / 20))
     print(f"knock at {knock_dbfs} dBFS seen at {seen} of {tried} points")
     assert tried >= 50 and seen >= share * tried, (seen, tried)
-

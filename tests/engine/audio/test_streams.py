@@ -5,11 +5,17 @@ import logging
 
 import numpy as np
 
-from desktop.engine.audio.streams import BACKLOG_WARN_BLOCKS, Devices, DuplexStream, Playback
+from desktop.engine.audio.streams import (
+    BACKLOG_WARN_BLOCKS,
+    Devices,
+    DuplexStream,
+    Playback,
+    _Block,
+)
 
 
-def block() -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros(160, np.float32), np.zeros(160, np.float32)
+def block() -> _Block:
+    return _Block(np.zeros(160, np.float32), np.zeros(160, np.float32), 0.0, [])
 
 
 def test_a_backlog_of_microphone_audio_is_logged_once_and_its_end_too(caplog):
@@ -47,7 +53,9 @@ def test_input_lag_is_how_much_later_the_microphone_is_than_at_its_best():
     assert stream.input_lag_ms == 0.0  # nothing reported yet
     indata, outdata = np.zeros((160, 1), np.float32), np.zeros((160, 1), np.float32)
     for adc_age_s in (0.017, 0.014, 0.016, 0.082):
-        times = SimpleNamespace(currentTime=100.0, inputBufferAdcTime=100.0 - adc_age_s)
+        times = SimpleNamespace(
+            currentTime=100.0, inputBufferAdcTime=100.0 - adc_age_s, outputBufferDacTime=0.0
+        )
         stream._callback(indata, outdata, 160, times, None)
     assert round(stream.input_delay_ms) == 82
     assert round(stream.input_lag_ms) == 68
@@ -90,7 +98,7 @@ def test_a_callback_thread_that_burns_a_core_is_reported_spinning():
     def callbacks_from_a_thread(spin: bool) -> DuplexStream:
         stream = DuplexStream(Devices(None, None, 16_000, "mic", "speaker"), lambda m, r: None)
         indata, outdata = np.zeros((160, 1), np.float32), np.zeros((160, 1), np.float32)
-        times = SimpleNamespace(currentTime=0.0, inputBufferAdcTime=0.0)
+        times = SimpleNamespace(currentTime=0.0, inputBufferAdcTime=0.0, outputBufferDacTime=0.0)
 
         done, called = threading.Event(), threading.Event()
 
@@ -126,3 +134,30 @@ def test_a_callback_thread_that_burns_a_core_is_reported_spinning():
     assert callbacks_from_a_thread(spin=True).callback_spinning
     calm = callbacks_from_a_thread(spin=False)
     assert not calm.callback_spinning and calm.callback_load < 0.3
+
+
+def test_the_stream_says_when_the_microphone_heard_and_when_the_speaker_sounded():
+    """PortAudio's clock, as its callback reports it: the block's first microphone
+    sample was captured 20 ms before the callback, and its first speaker sample
+    sounds 30 ms after it; a reply queued to begin 5 ms into that block."""
+    import time
+    from types import SimpleNamespace
+
+    delivered, sounded = [], []
+    stream = DuplexStream(
+        Devices(None, None, 16_000, "mic", "speaker"),
+        lambda m, r: delivered.append(stream.block_captured_at),
+    )
+    indata, outdata = np.zeros((160, 1), np.float32), np.zeros((160, 1), np.float32)
+    times = SimpleNamespace(currentTime=5.0, inputBufferAdcTime=4.98, outputBufferDacTime=5.03)
+    stream.playback.add(np.zeros(80, np.float32), 16_000)  # 5 ms of something else first
+    stream.playback.add(np.full(400, 0.5, np.float32), 16_000, on_heard=sounded.append)
+    before = time.perf_counter()
+    stream._callback(indata, outdata, 160, times, None)
+    after = time.perf_counter()
+    stream._blocks.put(None)
+    stream._work()
+    assert before - 0.02 <= delivered[0] <= after - 0.02
+    assert len(sounded) == 1 and before + 0.035 <= sounded[0] <= after + 0.035
+    stream._callback(indata, outdata, 160, times, None)  # the rest of the reply
+    assert stream.playback.started == []  # told once, at its first sample

@@ -16,7 +16,7 @@ from desktop.engine.audio.endpoint import EndpointSettings
 from desktop.engine.audio.file_room import FileAudio
 from desktop.engine.audio.samples import STT_RATE, load_audio
 from desktop.engine.conversation.voice_loop import VoiceLoop
-from desktop.engine.events import Failure, Notice, State, Transcript, TurnResult
+from desktop.engine.events import Failure, Heard, Notice, State, Transcript, TurnResult
 from desktop.engine.speech.wer import word_errors
 from tests.conftest import words
 
@@ -99,6 +99,30 @@ def test_the_reply_is_begun_at_the_pause_and_heard_only_after_the_endpoint(fresh
     before_endpoint = played[STT_RATE : voice_end + int(0.9 * STT_RATE)]
     assert not before_endpoint.any(), "spoke before the endpoint"
     assert np.abs(played[voice_end:]).max() > 0.1, "the reply was never spoken"
+
+
+@pytest.mark.parametrize("window", [2000, 300], ids=["reply-waits", "reply-still-written"])
+def test_parleys_own_voice_to_voice_figure_is_what_the_room_heard(fresh, question, window):
+    """The Heard event against the room's own recording (FileAudio: the microphone
+    file and what reached the speaker, on one clock): from the question's last loud
+    sample to the reply's first sample. With a 2 s silence window the reply begun at
+    the pause is ready and waits for the endpoint; with 0.3 s it is still being
+    written then."""
+    endpoint = EndpointSettings(short_silence_ms=window, long_silence_ms=window)
+    mic = np.concatenate([silence(1), question, silence(6)])
+    session = Session(fresh, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
+    heard = session.of(Heard)
+    assert len(heard) == 1, session.events
+    played = session.room.speaker_recording()
+    voice_end = STT_RATE + np.flatnonzero(np.abs(question) > 0.01)[-1] + 1
+    reply_start = voice_end + np.flatnonzero(played[voice_end:])[0]
+    outside_ms = (reply_start - voice_end) / STT_RATE * 1000
+    own = heard[0]
+    print(f"own {own.voice_to_voice_ms:.0f} ms, heard in the room {outside_ms:.0f} ms")
+    assert abs(own.voice_to_voice_ms - outside_ms) <= 20, (own, outside_ms)
+    parts = own.endpoint_ms + own.reply_ms + own.audio_path_ms
+    assert abs(parts - own.voice_to_voice_ms) <= 1  # where the time went adds up
+    assert own.endpoint_ms >= window * 0.9  # the silence window was waited out
 
 
 def test_a_reply_finished_before_the_endpoint_leaves_the_loop_free(fresh, question):
