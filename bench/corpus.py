@@ -23,25 +23,52 @@ QUESTIONS = [
     "What is the tallest mountain in the world?",
     "Give me one tip for learning a new language.",
 ]
-VOICE = ["-v", "en-us+f3", "-s", "130"]  # the espeak voice tiny.en understands best
+VOICE = ("en-us+f3", 130)  # the espeak voice tiny.en understands best
+# Accents, voices and speeds (words a minute) people speak at: American, British,
+# Scottish, Caribbean, Received Pronunciation and West Midlands English, male and
+# female variants, 140-190 wpm. Each question is spoken in two of them.
+VOICES = [
+    ("en-us", 160),
+    ("en-gb+f2", 150),
+    ("en-gb-scotland", 170),
+    ("en-029+f4", 140),
+    ("en-gb-x-rp+m3", 185),
+    ("en-us+f3", 175),
+    ("en-gb-x-gbcwmd", 155),
+    ("en-us+m7", 190),
+]
 
 
-def speak(text: str, path: Path) -> Path:
-    subprocess.run(["espeak-ng", *VOICE, "-w", str(path), text], check=True)
+def speak(text: str, path: Path, voice: tuple[str, int] = VOICE) -> Path:
+    name, wpm = voice
+    subprocess.run(["espeak-ng", "-v", name, "-s", str(wpm), "-w", str(path), text], check=True)
     path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
     return path
 
 
-def spoken_corpus(folder: Path) -> list[Path]:
+def voice_of(wav: Path) -> str:
+    """The voice a built-in corpus file was spoken in ('en-gb+f2@150'), from its name."""
+    return wav.stem.split("_", 1)[1] if "_" in wav.stem else "corpus"
+
+
+def spoken_corpus(folder: Path, voices: str = "many") -> list[Path]:
+    """voices='many': each question in two of VOICES (20 files, 8 voices); 'one': all
+    in VOICE, the voice tiny.en hears best (the benchmark's corpus before)."""
     if not shutil.which("espeak-ng"):
         sys.exit("bench: espeak-ng is needed to speak the questions (or pass --corpus DIR)")
-    return [speak(q, folder / f"q{i:02d}.wav") for i, q in enumerate(QUESTIONS)]
+    wavs = []
+    for i, question in enumerate(QUESTIONS):
+        chosen = [VOICE] if voices == "one" else [VOICES[(2 * i + k) % len(VOICES)] for k in (0, 1)]
+        for name, wpm in chosen:
+            tag = f"{name}@{wpm}".replace("+", "-")
+            wavs.append(speak(question, folder / f"q{i:02d}_{tag}.wav", (name, wpm)))
+    return wavs
 
 
-def load_corpus(corpus: Path | None, scratch: Path) -> list[Path]:
+def load_corpus(corpus: Path | None, scratch: Path, voices: str = "many") -> list[Path]:
     """The corpus's WAVs, or the built-in questions spoken into ``scratch``."""
     if corpus is None:
-        return spoken_corpus(scratch)
+        return spoken_corpus(scratch, voices)
     wavs = sorted(corpus.glob("*.wav"))
     if not wavs:
         sys.exit(f"bench: no *.wav files in {corpus}")

@@ -83,11 +83,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import load_corpus, reference_text, speak  # noqa: E402
+from bench.corpus import load_corpus, reference_text, speak, voice_of  # noqa: E402
 from bench.turn import percentile  # noqa: E402
 from desktop.config import Settings  # noqa: E402
 from desktop.engine.audio.samples import STT_RATE, load_audio  # noqa: E402
-from desktop.engine.events import Failure, State, Transcript, TurnResult  # noqa: E402
+from desktop.engine.events import Failure, Heard, State, Transcript, TurnResult  # noqa: E402
 from desktop.engine.loading import load_assistant  # noqa: E402
 from desktop.engine.speech.stt import DECODE_OPTIONS  # noqa: E402
 from desktop.engine.speech.wer import word_error_rate, word_errors  # noqa: E402
@@ -108,6 +108,7 @@ TARGETS = {
     "voice_to_voice_p95_ms": 1200,
     "barge_in_stop_p95_ms": 150,
     "self_triggered_turns": 0,
+    "own_minus_outside_p95_ms": 50,
 }
 
 ECHO_GAIN_DB = -10.0
@@ -201,7 +202,7 @@ class Events:
         self._lock = threading.Lock()
 
     def __call__(self, event: object) -> None:
-        if isinstance(event, State | Transcript | TurnResult | Failure):
+        if isinstance(event, State | Transcript | TurnResult | Failure | Heard):
             with self._lock:
                 self._events.append(event)
 
@@ -212,6 +213,10 @@ class Events:
     def since(self, mark: int, kind: type) -> list:
         with self._lock:
             return [e for e in self._events[mark:] if isinstance(e, kind)]
+
+    def between(self, mark: int, until: int, kind: type) -> list:
+        with self._lock:
+            return [e for e in self._events[mark:until] if isinstance(e, kind)]
 
     def finals(self, mark: int, until: int | None = None) -> list[str]:
         with self._lock:
@@ -353,6 +358,15 @@ class Bench:
                     if result.transcript == item.transcript:
                         item.result = result
                         break
+            # Parley's own figure: the first Heard after it, before the next was played.
+            until = following[0].mark if following else None
+            heard = (
+                self.events.since(item.mark, Heard)
+                if until is None
+                else self.events.between(item.mark, until, Heard)
+            )
+            if heard and item.transcript is not None:
+                item.extra["own"] = heard[0].to_dict()
 
 
 def run_live(
@@ -542,6 +556,20 @@ def report(bench: Bench, wer_raw: float) -> dict:
     clean = [p for p in answered if p.extra["match"] >= MATCH_MIN]
     clean = [p for p in clean if not p.extra.get("speaker_busy_during_question")]
     v2v = [p.extra["voice_to_voice_ms"] for p in clean if "voice_to_voice_ms" in p.extra]
+    both = [p for p in clean if "voice_to_voice_ms" in p.extra and "own" in p.extra]
+    for p in both:
+        p.extra["own_minus_outside_ms"] = round(
+            p.extra["own"]["voice_to_voice_ms"] - p.extra["voice_to_voice_ms"], 1
+        )
+    own_parts = {
+        part: spread([p.extra["own"][part] for p in both])
+        for part in ("voice_to_voice_ms", "endpoint_ms", "reply_ms", "audio_path_ms")
+    }
+    per_voice: dict[str, list] = {}
+    for p in questions:
+        per_voice.setdefault(voice_of(p.clip.path), []).append(
+            (reference_text(p.clip.path), p.transcript or "")
+        )
     stages = {
         # 0 is a real figure: a reply begun ahead had its stages done before the endpoint.
         stage: spread(
@@ -564,6 +592,11 @@ def report(bench: Bench, wer_raw: float) -> dict:
     heard = sum(p.transcript is not None for p in played)
     return {
         "voice_to_voice_ms": spread(v2v),
+        "own": own_parts,
+        "own_minus_outside_abs_ms": spread([abs(p.extra["own_minus_outside_ms"]) for p in both]),
+        "wer_per_voice": {
+            voice: round(word_error_rate(pairs), 4) for voice, pairs in sorted(per_voice.items())
+        },
         "stages": stages,
         "endpoint_ms": stages["endpoint_ms"],
         "wer": round(
@@ -649,6 +682,20 @@ def print_table(r: dict) -> None:
         f"p50 <= {t['voice_to_voice_p50_ms']}{verdict(meets(v['p50'], 800))}, "
         f"p95 <= {t['voice_to_voice_p95_ms']}{verdict(meets(v['p95'], 1200))}"
     )
+    own, diff = r["own"], r["own_minus_outside_abs_ms"]
+    for part, label in (
+        ("voice_to_voice_ms", "Parley's own figure"),
+        ("endpoint_ms", "  endpoint wait"),
+        ("reply_ms", "  reply (stt, llm, tts)"),
+        ("audio_path_ms", "  audio path"),
+    ):
+        s = own[part]
+        print(f"{label + ' (ms)':<26}{fmt(s['p50']):>8}{fmt(s['p95']):>8}{s['n']:>5}")
+    print(
+        f"{'|own - outside| (ms)':<26}{fmt(diff['p50']):>8}{fmt(diff['p95']):>8}{diff['n']:>5}"
+        f"   p95 <= {t['own_minus_outside_p95_ms']}"
+        f"{verdict(meets(diff['p95'], t['own_minus_outside_p95_ms']))}"
+    )
     for stage, label in (
         ("endpoint_ms", "  endpoint + output"),
         ("stt_ms", "  stt after endpoint"),
@@ -669,6 +716,15 @@ def print_table(r: dict) -> None:
         f"{'WER parley / raw':<26}{r['wer']:>8.3f}{r['wer_raw']:>8.3f}{'':>5}   no worse than raw"
         f"{verdict(r['wer'] <= r['wer_raw'])}"
     )
+    print("\nper turn: outside / own (ms), voice, what it heard")
+    for q in r["questions"]:
+        if q["kind"] == "question":
+            outside, mine = (
+                q.get("voice_to_voice_ms"),
+                (q.get("own") or {}).get("voice_to_voice_ms"),
+            )
+            print(f"  {fmt(outside):>6} / {fmt(mine):>6}  {q['file']:<32} {q['transcript']!r}")
+    print("WER per voice: " + ", ".join(f"{v} {w:.3f}" for v, w in r["wer_per_voice"].items()))
     if r["questions_distorted"]:
         print(
             f"{r['questions_distorted']} question(s) reached the microphone distorted "
@@ -707,6 +763,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     parser.add_argument("--keep-recording", type=Path, help="save the room's stereo WAV here")
     parser.add_argument(
+        "--voices",
+        choices=("many", "one"),
+        default="many",
+        help="many: each built-in question in two of 8 espeak voices and speeds; "
+        "one: all in the voice tiny.en hears best",
+    )
+    parser.add_argument(
         "--room",
         choices=("plain", "tuned"),
         default="plain",
@@ -721,7 +784,7 @@ def main() -> int:
     settings = Settings(temperature=0.0, threads=args.threads)  # greedy: same replies
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
-        wavs = load_corpus(args.corpus, scratch_dir)
+        wavs = load_corpus(args.corpus, scratch_dir, args.voices)
         story = None
         if args.barge_ins > 0:
             if shutil.which("espeak-ng"):

@@ -10,6 +10,7 @@ callback only copies memory.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -34,6 +35,9 @@ def _sounddevice():  # noqa: ANN202 - the module, imported late: PortAudio may b
     return sounddevice
 
 
+PULSE_LATENCY_MS = 30  # asked of PulseAudio (and PipeWire's pulse server), both ways
+REVIVALS_IN_A_ROW = 3  # a stream that keeps ending at once is reported, not reopened
+REVIVAL_WINDOW_S = 2.0
 BACKLOG_WARN_BLOCKS = 50  # 10 ms blocks: half a second behind
 SPINNING_LOAD = 0.5  # the callback thread's share of a core: it normally takes a few %
 LOAD_EVERY_BLOCKS = 100  # look at it once a second
@@ -216,6 +220,10 @@ class DuplexStream:
         self.callback_load = 0.0  # that thread's share of a core over the last second
         self.block_captured_at = 0.0  # perf_counter() when on_block's first mic sample was heard
         self._latencies = (0.0, 0.0)  # PortAudio's input and output latency, in seconds
+        self.revivals = 0  # times the stream ended by itself and was opened again
+        self._life = threading.Lock()  # stop() and a revival never overlap
+        self._stopping = False
+        self._revived_at: list[float] = []  # time.monotonic() of recent revivals
 
     @property
     def latency_ms(self) -> float:
@@ -252,10 +260,30 @@ class DuplexStream:
         return self.callback_load > SPINNING_LOAD
 
     def start(self) -> None:
+        self._open()
+        self._worker = threading.Thread(target=self._work, name="parley-audio", daemon=True)
+        self._worker.start()
+        log.info(
+            "audio: %s / %s at %d Hz, latency %.0f ms",
+            self.devices.input_name,
+            self.devices.output_name,
+            self.devices.rate,
+            self.latency_ms,
+        )
+
+    def _open(self) -> None:
         sd = _sounddevice()
         rate = self.devices.rate
+        # Through ALSA's pulse plugin, a capture stream that asks PulseAudio for no
+        # particular latency gets the microphone in large fragments; one that arrives
+        # all at once overruns the small ALSA buffer PortAudio set up, its capture
+        # poll fails and the stream ends. On a plain PulseAudio server that happened
+        # within seconds, again after every reopen (bench/voice_latency.py); asking for
+        # 30 ms fragments (libpulse reads this when a stream connects; a user's own
+        # value wins), no stream ended in 20 questions.
+        os.environ.setdefault("PULSE_LATENCY_MSEC", str(PULSE_LATENCY_MS))
         try:
-            self._stream = sd.Stream(
+            stream = sd.Stream(
                 samplerate=rate,
                 blocksize=rate // 100,
                 device=(self.devices.input, self.devices.output),
@@ -265,19 +293,11 @@ class DuplexStream:
                 callback=self._callback,
                 finished_callback=self._finished,
             )
-            self._latencies = tuple(self._stream.latency)
-            self._stream.start()
+            self._latencies = tuple(stream.latency)
+            self._stream = stream
+            stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioError(f"cannot open the audio devices: {exc}") from exc
-        self._worker = threading.Thread(target=self._work, name="parley-audio", daemon=True)
-        self._worker.start()
-        log.info(
-            "audio: %s / %s at %d Hz, latency %.0f ms",
-            self.devices.input_name,
-            self.devices.output_name,
-            rate,
-            self.latency_ms,
-        )
 
     def play(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
         self.playback.add(audio, rate, on_heard)
@@ -296,7 +316,9 @@ class DuplexStream:
         self.playback.held = on
 
     def stop(self) -> None:
-        stream, self._stream = self._stream, None
+        with self._life:
+            self._stopping = True
+            stream, self._stream = self._stream, None
         if stream is not None:
             try:
                 stream.abort()
@@ -331,11 +353,53 @@ class DuplexStream:
         self._blocks.put(_Block(indata[:, 0].copy(), played.copy(), now - delay, heard))
 
     def _finished(self) -> None:
-        if self._stream is not None:  # ended by itself, not by stop(): the device went away
+        if self._stream is not None:  # ended by itself, not by stop()
+            threading.Thread(target=self._revive, name="parley-revive", daemon=True).start()
+
+    def _revive(self) -> None:
+        """The stream ended by itself: open it again at once, keeping the speech queued.
+
+        PortAudio's ALSA stream gives up after an xrun through PulseAudio's plugin
+        (its poll fails and the stream thread ends) although the device is still
+        there. The user should hear at most a gap, not lose the reply. A device that
+        cannot be opened again, or a stream that keeps ending at once, is reported
+        as gone (the voice loop then retries every second).
+        """
+        dead = self._stream
+        if dead is None:
+            return
+        try:
+            dead.close()
+        except Exception:  # it is already dead; closing it may fail too
+            log.debug("closing the dead audio stream failed", exc_info=True)
+        now = time.monotonic()
+        self._revived_at = [at for at in self._revived_at if now - at < REVIVAL_WINDOW_S]
+        with self._life:
+            if self._stopping or self._stream is not dead:
+                return  # stop() came first
+            if len(self._revived_at) >= REVIVALS_IN_A_ROW:
+                failure = AudioError(f"it ended {REVIVALS_IN_A_ROW} times in a row")
+                self._stream = None
+            else:
+                failure = self._reopen()
+        if failure is None:
+            self._revived_at.append(now)
+            self.revivals += 1
+            log.warning("audio: the stream ended by itself (an underrun?); reopened at once")
+            return
+        log.warning("audio: the stream ended by itself and is not reopened: %s", failure)
+        self._blocks.put(None)
+        if self._on_failure is not None:
+            self._on_failure(AudioError("the audio device stopped (unplugged?)"))
+
+    def _reopen(self) -> AudioError | None:
+        """Open the stream again (with the lifecycle lock held): None, or why not."""
+        try:
+            self._open()
+        except AudioError as exc:
             self._stream = None
-            self._blocks.put(None)
-            if self._on_failure is not None:
-                self._on_failure(AudioError("the audio device stopped (unplugged?)"))
+            return exc
+        return None
 
     def _work(self) -> None:
         import soxr
@@ -371,17 +435,21 @@ class DuplexStream:
             if rate != STT_RATE:
                 mic = mic_resampler.resample_chunk(mic)
                 ref = ref_resampler.resample_chunk(ref)
+                held_back = mic_resampler.delay() / STT_RATE
+            else:
+                held_back = 0.0
             mic_rest = np.concatenate((mic_rest, mic))
             ref_rest = np.concatenate((ref_rest, ref))
-            # The newest resampled sample is the end of this block (soxr's own delay,
-            # ~1 ms, aside): what goes out now began that long before it.
+            # The newest sample out of the resampler was captured at the end of this
+            # block less what soxr still holds back (8-21 ms at 48 kHz: uncounted, the
+            # stream's own figure came out that much short of the room's recording).
             block_end = block.captured_at + block.mic.size / rate
             for callback, sounded_at in block.heard:
                 callback(sounded_at)
             usable = min(mic_rest.size, ref_rest.size) // FRAME_16K * FRAME_16K
             if usable == 0:
                 continue
-            self.block_captured_at = block_end - mic_rest.size / STT_RATE
+            self.block_captured_at = block_end - held_back - mic_rest.size / STT_RATE
             mic_out, mic_rest = mic_rest[:usable], mic_rest[usable:]
             ref_out, ref_rest = ref_rest[:usable], ref_rest[usable:]
             try:
