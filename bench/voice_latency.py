@@ -7,10 +7,17 @@ in real time, Parley hears it, answers aloud, and the room is recorded.
 
     python bench/voice_latency.py [--corpus DIR] [--rounds N] [--barge-ins N] [--json]
         [--max-reply-s S] [--threads N] [--keep-recording PATH]
+        [--room plain|tuned] [--voices many|one]
 
 DIR holds *.wav questions with a *.txt reference beside each; without it,
-espeak-ng speaks the built-in questions. Needs pulseaudio, pulseaudio-utils
-and libasound2-plugins (as the tests do); espeak-ng for the barge-in rounds.
+espeak-ng speaks the built-in questions: each in two of 8 voices and speeds
+(American, British, Scottish, Caribbean, RP, West Midlands; 140-190 words a
+minute; --voices one: all in the voice tiny.en hears best, as before).
+--room plain (the default) is a sound server as a desktop's is: PulseAudio's
+own defaults and a recorder that asks for no latency; --room tuned is the
+tests' room, whose 10 ms reader on the null sink keeps everything in small
+steps. Needs pulseaudio, pulseaudio-utils and libasound2-plugins (as the
+tests do); espeak-ng for the built-in questions and the barge-in rounds.
 
 Set-up. One VoiceLoop (hands-free, echo cancellation on, earcons off so only
 replies reach the speaker) runs for the whole benchmark, with the speaker
@@ -45,6 +52,10 @@ Figures:
 - voice_to_voice_ms: first voiced speaker sample after a question's last
   voiced sample, minus that last voiced sample (plain questions that were
   heard, and during which the speaker was silent).
+- own: Parley's own Heard figures for the same turns (from the question's last
+  voiced sample to its reply's first sample leaving the speaker, both on
+  PortAudio's stream clock), and their parts: endpoint wait, reply, audio path.
+  own_minus_outside_abs_ms: how far its figure is from the recording's, per turn.
 - endpoint_ms: voice_to_voice minus Parley's own first_audio_ms (which runs
   from its endpoint): the endpoint's silence wait plus audio output latency.
 - stt_ms, llm_first_token_ms, first_audio_ms: Parley's TurnResult timings,
@@ -62,7 +73,7 @@ Figures:
   accounts for, with how long Parley had been talking when it stopped itself.
 - wer: Parley's final transcripts of the plain questions against the
   references; wer_raw: faster-whisper called directly on the same WAVs, same
-  model and decoding options.
+  model and decoding options; wer_per_voice: Parley's, by voice and speed.
 """
 
 from __future__ import annotations

@@ -52,3 +52,19 @@ def test_voice_benchmark_measures_a_live_session(tmp_path):
     for key in ("wer", "wer_raw"):
         assert 0 <= report[key] <= 1
     assert set(report["targets"]) >= {"voice_to_voice_p50_ms", "barge_in_stop_p95_ms"}
+    # Parley's own figure for the same turns, beside the recording's.
+    assert report["own"]["voice_to_voice_ms"]["n"] >= 1
+    assert report["own_minus_outside_abs_ms"]["n"] == report["own"]["voice_to_voice_ms"]["n"]
+    assert report["own"]["voice_to_voice_ms"]["p50"] > 0
+    assert report["room"] == "plain" and set(report["wer_per_voice"]) == {"corpus"}
+
+
+@pytest.mark.slow
+def test_audio_path_benchmark_loops_clicks_back_in_both_rooms():
+    done = run_ok("bench/audio_path.py", "--clicks", "4", "--json")
+    rows = json.loads(done.stdout)["rows"]
+    assert [r["room"] for r in rows] == ["plain", "tuned"]
+    for row in rows:
+        assert row["copies_heard"] >= 3, row
+        assert 0 < row["round_trip_ms"]["p50"] < 1000, row
+        assert row["own_round_trip_ms"]["n"] >= 3, row
