@@ -115,8 +115,8 @@ from tests.audio_server import (  # noqa: E402
 STAGES = ("stt_ms", "llm_first_token_ms", "first_audio_ms")
 STORY = "Tell me a long story about a dragon."
 TARGETS = {
-    "voice_to_voice_p50_ms": 800,
-    "voice_to_voice_p95_ms": 1200,
+    "voice_to_voice_p50_ms": 700,
+    "voice_to_voice_p95_ms": 1100,
     "barge_in_stop_p95_ms": 150,
     "self_triggered_turns": 0,
     "own_minus_outside_p95_ms": 50,
@@ -690,8 +690,10 @@ def print_table(r: dict) -> None:
     print(f"{'figure':<26}{'p50':>8}{'p95':>8}{'n':>5}   target")
     print(
         f"{'voice to voice (ms)':<26}{fmt(v['p50']):>8}{fmt(v['p95']):>8}{v['n']:>5}   "
-        f"p50 <= {t['voice_to_voice_p50_ms']}{verdict(meets(v['p50'], 800))}, "
-        f"p95 <= {t['voice_to_voice_p95_ms']}{verdict(meets(v['p95'], 1200))}"
+        f"p50 <= {t['voice_to_voice_p50_ms']}"
+        f"{verdict(meets(v['p50'], t['voice_to_voice_p50_ms']))}, "
+        f"p95 <= {t['voice_to_voice_p95_ms']}"
+        f"{verdict(meets(v['p95'], t['voice_to_voice_p95_ms']))}"
     )
     own, diff = r["own"], r["own_minus_outside_abs_ms"]
     for part, label in (
@@ -717,7 +719,7 @@ def print_table(r: dict) -> None:
         print(f"{label + ' (ms)':<26}{fmt(s['p50']):>8}{fmt(s['p95']):>8}{s['n']:>5}")
     print(
         f"{'barge-in stop (ms)':<26}{fmt(b['p50']):>8}{fmt(b['p95']):>8}{b['n']:>5}   "
-        f"p95 <= {t['barge_in_stop_p95_ms']}{verdict(meets(b['p95'], 150))}"
+        f"p95 <= {t['barge_in_stop_p95_ms']}{verdict(meets(b['p95'], t['barge_in_stop_p95_ms']))}"
     )
     print(
         f"{'self-triggered turns':<26}{r['self_triggered_turns']:>8}{'':>13}   0"

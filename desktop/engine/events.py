@@ -109,6 +109,4 @@ class TurnResult:
         return asdict(self)
 
 
-Event = (
-    State | Level | Transcript | Token | Speech | Timing | Heard | Notice | Failure | TurnResult
-)
+Event = State | Level | Transcript | Token | Speech | Timing | Heard | Notice | Failure | TurnResult

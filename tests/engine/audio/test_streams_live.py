@@ -9,9 +9,7 @@ from desktop.engine.audio.streams import DuplexStream, find_devices
 from tests.audio_server import RATE, SPEAKER_CHANNEL, read_wav
 
 
-def test_a_stream_that_ends_by_itself_mid_reply_is_reopened_and_plays_on(
-    virtual_audio, tmp_path
-):
+def test_a_stream_that_ends_by_itself_mid_reply_is_reopened_and_plays_on(virtual_audio, tmp_path):
     """PortAudio's ALSA stream ends by itself after some underruns through PulseAudio
     (its poll fails and PortAudio's thread ends: seen in the benchmarks, and once in
     CI). What DuplexStream sees is PortAudio's thread ending with a finished callback
