@@ -137,7 +137,7 @@ def main() -> int:
 
     settings = Settings(temperature=0.0)  # greedy: both pipelines write the same reply
     with tempfile.TemporaryDirectory() as scratch:
-        wavs = load_corpus(args.corpus, Path(scratch))
+        wavs = load_corpus(args.corpus, Path(scratch), voices="one")  # as the README quotes
         _WARMUP.append(wavs[0])
         assistant = load_assistant(settings)
         raw = RawPipeline(settings)
