@@ -46,9 +46,66 @@ def speak(text: str, path: Path, voice: tuple[str, int] = VOICE) -> Path:
     return path
 
 
+# Questions with a pause to think in the middle: the first part, then the rest.
+PAUSED = [
+    ("What is the capital", "of France?"),
+    ("How many legs", "does a spider have?"),
+    ("Can you suggest a name", "for my new cat?"),
+    ("What should I cook", "for dinner tonight?"),
+    ("Tell me a fun fact", "about the ocean."),
+    ("What is a good way", "to fall asleep faster?"),
+    ("How do I make", "a cup of tea?"),
+    ("What is the tallest mountain", "in the world?"),
+    ("Give me one tip", "for learning a new language."),
+    ("Why is the sky", "blue?"),
+]
+PAUSES_S = (0.4, 0.6, 0.8, 1.0, 1.2)
+
+
+def paused_corpus(folder: Path, count: int = len(PAUSED)) -> list[Path]:
+    """Questions spoken in two parts with 0.4-1.2 s of silence between them (named
+    p03_800ms_en-us@160.wav), in the corpus's voices: an endpoint inside the pause
+    cuts the user off."""
+    import wave
+
+    import numpy as np
+
+    if not shutil.which("espeak-ng"):
+        sys.exit("bench: espeak-ng is needed to speak the questions")
+    wavs = []
+    for i in range(count):
+        first, rest = PAUSED[i % len(PAUSED)]
+        pause = PAUSES_S[i % len(PAUSES_S)]
+        voice = VOICES[i % len(VOICES)]
+        parts = []
+        for k, text in enumerate((first, rest)):
+            part = speak(text, folder / f"part{i}_{k}.wav", voice)
+            with wave.open(str(part), "rb") as w:
+                rate = w.getframerate()
+                samples = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+            loud = np.flatnonzero(np.abs(samples) > 300)
+            parts.append(samples[loud[0] : loud[-1] + 1])
+        silence = np.zeros(int(pause * rate), "<i2")
+        tag = f"{voice[0]}@{voice[1]}".replace("+", "-")
+        path = folder / f"p{i:02d}_{int(pause * 1000)}ms_{tag}.wav"
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(np.concatenate([parts[0], silence, parts[1]]).tobytes())
+        path.with_suffix(".txt").write_text(f"{first} {rest}\n", encoding="utf-8")
+        wavs.append(path)
+    return wavs
+
+
+def pause_of(wav: Path) -> int:
+    """The pause in ms of a paused_corpus file, from its name."""
+    return int(wav.stem.split("_")[1].removesuffix("ms"))
+
+
 def voice_of(wav: Path) -> str:
     """The voice a built-in corpus file was spoken in ('en-gb+f2@150'), from its name."""
-    return wav.stem.split("_", 1)[1] if "_" in wav.stem else "corpus"
+    return wav.stem.rsplit("_", 1)[1] if "_" in wav.stem else "corpus"
 
 
 def spoken_corpus(folder: Path, voices: str = "many") -> list[Path]:

@@ -7,7 +7,7 @@ in real time, Parley hears it, answers aloud, and the room is recorded.
 
     python bench/voice_latency.py [--corpus DIR] [--rounds N] [--barge-ins N] [--json]
         [--max-reply-s S] [--threads N] [--keep-recording PATH]
-        [--room plain|tuned] [--voices many|one]
+        [--room plain|tuned] [--voices many|one] [--paused N]
 
 DIR holds *.wav questions with a *.txt reference beside each; without it,
 espeak-ng speaks the built-in questions: each in two of 8 voices and speeds
@@ -16,7 +16,9 @@ minute; --voices one: all in the voice tiny.en hears best, as before).
 --room plain (the default) is a sound server as a desktop's is: PulseAudio's
 own defaults and a recorder that asks for no latency; --room tuned is the
 tests' room, whose 10 ms reader on the null sink keeps everything in small
-steps. Needs pulseaudio, pulseaudio-utils and libasound2-plugins (as the
+steps. --paused N (default 10) plays N more questions spoken in two parts
+with 0.4-1.2 s of silence between them (a user pausing to think), after the
+others. Needs pulseaudio, pulseaudio-utils and libasound2-plugins (as the
 tests do); espeak-ng for the built-in questions and the barge-in rounds.
 
 Set-up. One VoiceLoop (hands-free, echo cancellation on, earcons off so only
@@ -71,6 +73,9 @@ Figures:
 - self_triggered_turns: turns Parley started minus questions it heard;
   self_heard lists those transcripts. self_barge_ins: barge-ins no question
   accounts for, with how long Parley had been talking when it stopped itself.
+- cut_offs_by_pause_ms: per pause length, [cut off, played]: a paused question
+  is cut off when Parley's voice came before its end (it answered the first
+  part) or it was heard as more than one turn. wer_paused: their transcripts.
 - wer: Parley's final transcripts of the plain questions against the
   references; wer_raw: faster-whisper called directly on the same WAVs, same
   model and decoding options; wer_per_voice: Parley's, by voice and speed.
@@ -94,7 +99,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import load_corpus, reference_text, speak, voice_of  # noqa: E402
+from bench.corpus import (  # noqa: E402
+    load_corpus,
+    pause_of,
+    paused_corpus,
+    reference_text,
+    speak,
+    voice_of,
+)
 from bench.turn import percentile  # noqa: E402
 from desktop.config import Settings  # noqa: E402
 from desktop.engine.audio.samples import STT_RATE, load_audio  # noqa: E402
@@ -242,7 +254,7 @@ class Played:
     clip: Clip
     expected: int  # sample position in the recording, from the wall clock
     mark: int  # events before it was played
-    kind: str  # "question", "story" or "interruption"
+    kind: str  # "question", "paused", "story" or "interruption"
     transcript: str | None = None
     result: TurnResult | None = None
     extra: dict = field(default_factory=dict)
@@ -329,10 +341,10 @@ class Bench:
             time.sleep(0.02)
         return False
 
-    def question(self, clip: Clip) -> None:
+    def question(self, clip: Clip, kind: str = "question") -> None:
         if not self.loop.speaking:
             self.loop.assistant.reset()
-        item = self.play(clip, "question")
+        item = self.play(clip, kind)
         self.wait_for_answer(item)
         time.sleep(GAP_S)
 
@@ -360,6 +372,7 @@ class Bench:
         for index, item in enumerate(self.played):
             following = self.played[index + 1 :]
             finals = self.events.finals(item.mark, following[0].mark if following else None)
+            item.extra["turns_heard"] = len(finals)
             item.transcript = closest(item, finals)
             if item.transcript is not None:
                 finals.remove(item.transcript)
@@ -389,6 +402,7 @@ def run_live(
     recording: Path,
     max_reply_s: float = MAX_REPLY_S,
     room: str = "plain",
+    paused: list[Clip] | None = None,
 ) -> Bench:
     """Play everything into a live VoiceLoop while recording the room."""
     from desktop.engine.audio.streams import DuplexStream, find_devices
@@ -426,6 +440,10 @@ def run_live(
                     if bench.device_failures:
                         break
                     bench.question(clip)
+                for clip in paused or []:
+                    if bench.device_failures:
+                        break
+                    bench.question(clip, "paused")
                 for index in range(barge_ins if story is not None else 0):
                     if bench.device_failures:
                         break
@@ -466,6 +484,11 @@ def analyse(recording: Path, bench: Bench) -> None:
         base = start - item.expected if base is None else base
         item.extra["drift"] = start - item.expected - base
         limit = played[index + 1].expected if index + 1 < len(played) else speaker.size
+        if item.kind == "paused":
+            # Cut off: Parley's voice came before the question's end (it answered
+            # the first part), or the question was taken as two turns.
+            during = voiced(speaker[on:end], SPEAKER_VOICED_DBFS)
+            item.extra["cut_off"] = bool(during.any())
         if item.kind in ("question", "interruption"):
             after = np.flatnonzero(voiced(speaker[end:limit], SPEAKER_VOICED_DBFS))
             if after.size:
@@ -562,6 +585,12 @@ def raw_wer(settings: Settings, wavs: list[Path]) -> float:
 def report(bench: Bench, wer_raw: float) -> dict:
     played, turns = bench.played, bench.turns
     questions = [p for p in played if p.kind == "question"]
+    paused = [p for p in played if p.kind == "paused"]
+    cut_offs: dict[str, list[int]] = {}
+    for p in paused:
+        tally = cut_offs.setdefault(str(pause_of(p.clip.path)), [0, 0])
+        tally[0] += bool(p.extra.get("cut_off") or p.extra.get("turns_heard", 0) > 1)
+        tally[1] += 1
     interruptions = [p for p in played if p.kind == "interruption"]
     answered = [p for p in questions if p.result is not None]
     clean = [p for p in answered if p.extra["match"] >= MATCH_MIN]
@@ -604,6 +633,13 @@ def report(bench: Bench, wer_raw: float) -> dict:
     return {
         "voice_to_voice_ms": spread(v2v),
         "own": own_parts,
+        "cut_offs_by_pause_ms": cut_offs,  # {pause: [cut off, played]}
+        "wer_paused": round(
+            word_error_rate([(reference_text(p.clip.path), p.transcript or "") for p in paused]),
+            4,
+        )
+        if paused
+        else None,
         "own_minus_outside_abs_ms": spread([abs(p.extra["own_minus_outside_ms"]) for p in both]),
         "wer_per_voice": {
             voice: round(word_error_rate(pairs), 4) for voice, pairs in sorted(per_voice.items())
@@ -738,6 +774,14 @@ def print_table(r: dict) -> None:
             )
             print(f"  {fmt(outside):>6} / {fmt(mine):>6}  {q['file']:<32} {q['transcript']!r}")
     print("WER per voice: " + ", ".join(f"{v} {w:.3f}" for v, w in r["wer_per_voice"].items()))
+    if r["cut_offs_by_pause_ms"]:
+        tallies = ", ".join(
+            f"{pause} ms: {cut}/{n}"
+            for pause, (cut, n) in sorted(
+                r["cut_offs_by_pause_ms"].items(), key=lambda kv: int(kv[0])
+            )
+        )
+        print(f"cut off mid-sentence, by pause: {tallies} (WER {r['wer_paused']:.3f})")
     if r["questions_distorted"]:
         print(
             f"{r['questions_distorted']} question(s) reached the microphone distorted "
@@ -775,6 +819,12 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     parser.add_argument("--keep-recording", type=Path, help="save the room's stereo WAV here")
+    parser.add_argument(
+        "--paused",
+        type=int,
+        default=10,
+        help="questions with a 0.4-1.2 s pause in the middle, played after the others",
+    )
     parser.add_argument(
         "--voices",
         choices=("many", "one"),
@@ -815,6 +865,7 @@ def main() -> int:
             recording,
             args.max_reply_s,
             args.room,
+            [Clip.load(w) for w in paused_corpus(scratch_dir, args.paused)] if args.paused else [],
         )
         if args.keep_recording:
             shutil.copyfile(recording, args.keep_recording)

@@ -26,10 +26,21 @@ def test_voice_benchmark_measures_a_live_session(tmp_path):
             pytest.fail(f"{tool} not found: make test installs it")
     for index, text in enumerate(QUESTIONS):
         speak(text, tmp_path / f"q{index}.wav")
-    done = run_ok("bench/voice_latency.py", "--corpus", str(tmp_path), "--barge-ins", "1", "--json")
+    done = run_ok(
+        "bench/voice_latency.py",
+        "--corpus",
+        str(tmp_path),
+        "--barge-ins",
+        "1",
+        "--paused",
+        "2",
+        "--json",
+    )
     report = json.loads(done.stdout)
 
-    played = len(QUESTIONS) + 2  # a barge-in round asks for a story, then interrupts it
+    # 2 questions with a pause in the middle; a barge-in round asks for a story,
+    # then interrupts it
+    played = len(QUESTIONS) + 2 + 2
     assert report["questions_played"] == played
     assert report["barge_in_rounds"] == 1
     assert report["turns"] == played - report["questions_missed"] + report["self_triggered_turns"]
@@ -57,6 +68,12 @@ def test_voice_benchmark_measures_a_live_session(tmp_path):
     assert report["own_minus_outside_abs_ms"]["n"] == report["own"]["voice_to_voice_ms"]["n"]
     assert report["own"]["voice_to_voice_ms"]["p50"] > 0
     assert report["room"] == "plain" and set(report["wer_per_voice"]) == {"corpus"}
+    # The paused questions (0.4 s and 0.6 s of silence mid-sentence), tallied by pause.
+    assert {pause: n for pause, (_, n) in report["cut_offs_by_pause_ms"].items()} == {
+        "400": 1,
+        "600": 1,
+    }
+    assert 0 <= report["wer_paused"] <= 1
 
 
 @pytest.mark.slow
