@@ -16,11 +16,11 @@ from collections.abc import Callable
 import numpy as np
 
 from desktop.engine.audio.samples import STT_RATE
-from desktop.engine.audio.streams import FRAME_16K, HeardCallback, Playback, heard_times
+from desktop.engine.audio.streams import FRAME_16K, Playback, QueuedSpeaker, heard_times
 from desktop.errors import AudioError
 
 
-class FileAudio:
+class FileAudio(QueuedSpeaker):
     """Feeds ``microphone`` (16 kHz float32) block by block and records what is played."""
 
     def __init__(
@@ -57,19 +57,6 @@ class FileAudio:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def play(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
-        self.playback.add(audio, rate, on_heard)
-
-    @property
-    def queued_seconds(self) -> float:
-        return self.playback.queued_seconds
-
-    def clear(self) -> int:
-        return self.playback.clear()
-
-    def hold(self, on: bool) -> None:
-        self.playback.held = on
 
     def fail(self) -> None:
         """Behave like an unplugged device."""

@@ -182,6 +182,28 @@ class Playback:
         return filled
 
 
+class QueuedSpeaker:
+    """The speaker half of an audio port: what it plays waits in ``self.playback``."""
+
+    playback: Playback
+
+    def play(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
+        self.playback.add(audio, rate, on_heard)
+
+    @property
+    def queued_seconds(self) -> float:
+        """Speech handed to the speaker and not played yet."""
+        return self.playback.queued_seconds
+
+    def clear(self) -> int:
+        """Silence the speaker now: what is queued is dropped (barge-in, Stop)."""
+        return self.playback.clear()
+
+    def hold(self, on: bool) -> None:
+        """Pause the speaker, keeping what is queued (True), or play on (False)."""
+        self.playback.held = on
+
+
 @dataclass(frozen=True)
 class _Block:
     """What one PortAudio callback hands the worker."""
@@ -192,7 +214,7 @@ class _Block:
     heard: list[tuple[HeardCallback, float]]  # sounds that began in played, and when
 
 
-class DuplexStream:
+class DuplexStream(QueuedSpeaker):
     """Microphone in and speaker out, delivered as time-aligned 16 kHz block pairs.
 
     ``on_block(mic, played)`` runs on a worker thread with float32 16 kHz arrays
@@ -298,22 +320,6 @@ class DuplexStream:
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioError(f"cannot open the audio devices: {exc}") from exc
-
-    def play(self, audio: np.ndarray, rate: int, on_heard: HeardCallback | None = None) -> None:
-        self.playback.add(audio, rate, on_heard)
-
-    @property
-    def queued_seconds(self) -> float:
-        """Speech handed to the speaker and not played yet."""
-        return self.playback.queued_seconds
-
-    def clear(self) -> int:
-        """Silence the speaker now: what is queued is dropped (barge-in, Stop)."""
-        return self.playback.clear()
-
-    def hold(self, on: bool) -> None:
-        """Pause the speaker, keeping what is queued (True), or play on (False)."""
-        self.playback.held = on
 
     def stop(self) -> None:
         with self._life:
