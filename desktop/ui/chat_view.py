@@ -84,6 +84,7 @@ class Bubble(QFrame):
         layout.addWidget(self.body)
         self.footer = QLabel()
         self.footer.setObjectName("timings")
+        self.footer.setWordWrap(True)  # a long timing line must not widen the whole chat
         self.footer.setStyleSheet("color: palette(mid); font-size: small;")
         self.footer.hide()
         layout.addWidget(self.footer)
