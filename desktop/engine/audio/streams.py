@@ -38,6 +38,7 @@ def _sounddevice():  # noqa: ANN202 - the module, imported late: PortAudio may b
 PULSE_LATENCY_MS = 30  # asked of PulseAudio (and PipeWire's pulse server), both ways
 REVIVALS_IN_A_ROW = 3  # a stream that keeps ending at once is reported, not reopened
 REVIVAL_WINDOW_S = 2.0
+CLOSE_WAIT_S = 1.0  # for a dead stream to close before a new one opens
 BACKLOG_WARN_BLOCKS = 50  # 10 ms blocks: half a second behind
 SPINNING_LOAD = 0.5  # the callback thread's share of a core: it normally takes a few %
 LOAD_EVERY_BLOCKS = 100  # look at it once a second
@@ -202,6 +203,13 @@ class QueuedSpeaker:
     def hold(self, on: bool) -> None:
         """Pause the speaker, keeping what is queued (True), or play on (False)."""
         self.playback.held = on
+
+
+def _close_quietly(stream) -> None:  # noqa: ANN001 - a sounddevice.Stream
+    try:
+        stream.close()
+    except Exception:  # it is already dead; closing it may fail too
+        log.debug("closing the dead audio stream failed", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -374,10 +382,13 @@ class DuplexStream(QueuedSpeaker):
         dead = self._stream
         if dead is None:
             return
-        try:
-            dead.close()
-        except Exception:  # it is already dead; closing it may fail too
-            log.debug("closing the dead audio stream failed", exc_info=True)
+        # Closing a dead stream was seen to block (one ended by abort() from another
+        # thread): wait a moment, never forever, so a hung close cannot stop recovery.
+        closer = threading.Thread(target=_close_quietly, args=(dead,), daemon=True)
+        closer.start()
+        closer.join(CLOSE_WAIT_S)
+        if closer.is_alive():
+            log.warning("audio: the dead stream did not close in %.0f s; reopening", CLOSE_WAIT_S)
         now = time.monotonic()
         self._revived_at = [at for at in self._revived_at if now - at < REVIVAL_WINDOW_S]
         with self._life:
