@@ -51,11 +51,19 @@ def free_port() -> int:
 class Satellite:
     """One wyoming-satellite process; ``uri`` is what the hub connects to."""
 
-    def __init__(self, folder: Path, name: str, questions: list[Path], gap_s: float = 8.0):
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        questions: list[Path],
+        gap_s: float = 8.0,
+        lead_s: float = 1.0,
+    ):
         self.folder = folder
         self.name = name
         self.questions = questions
         self.gap_s = gap_s
+        self.lead_s = lead_s
         self.port = free_port()
         self.uri = f"tcp://127.0.0.1:{self.port}"
         self.sound = folder / f"{name}.raw"
@@ -66,7 +74,9 @@ class Satellite:
     def start(self) -> Satellite:
         mic = [sys.executable, str(HERE / "paced_mic.py"), "--log", str(self.mic_log)]
         streaming = self.folder / f"{self.name}.streaming"
-        mic += ["--after", str(streaming), "--gap", str(self.gap_s), *map(str, self.questions)]
+        streaming.unlink(missing_ok=True)
+        mic += ["--after", str(streaming), "--lead", str(self.lead_s), "--gap", str(self.gap_s)]
+        mic += [str(q) for q in self.questions]
         snd = [sys.executable, str(HERE / "sound_sink.py"), str(self.sound), str(self.sound_log)]
         self.process = subprocess.Popen(
             [

@@ -13,6 +13,8 @@ import time
 import pytest
 
 from desktop.engine.events import Transcript, TurnResult
+from desktop.history.recorder import Recorder
+from desktop.history.store import HistoryStore
 from desktop.satellites.hub import Hub
 from tests.conftest import to_16k, words
 from tests.satellites.rig import SND_RATE, Satellite
@@ -23,12 +25,14 @@ pytestmark = pytest.mark.timeout(300)
 class HubThread:
     """The hub on its own thread, its events collected per device name."""
 
-    def __init__(self, assistant, uris: list[str]):
+    def __init__(self, assistant, uris: list[str], recorder=None):
         self.events: list[tuple[str, object]] = []
         self.statuses: list[tuple[str, str, str]] = []
         self.finished_at: list[float] = []  # wall-clock time each TurnResult came
         self.lock = threading.Lock()
-        self.hub = Hub(assistant, uris, on_status=self._status, on_event=self._event)
+        self.hub = Hub(
+            assistant, uris, on_status=self._status, on_event=self._event, recorder=recorder
+        )
         self.thread = threading.Thread(target=self.hub.run, daemon=True)
 
     def _status(self, device, message: str) -> None:
@@ -81,8 +85,9 @@ def heard_words(satellite: Satellite, stt) -> list[str]:
 def test_a_real_satellite_is_answered_aloud_while_the_reply_is_written(assistant, say, tmp_path):
     question = say("How do I make a cup of tea?", "sat-tea")  # a reply of several clauses
     satellite = Satellite(tmp_path, "kitchen", [question]).start()
+    store = HistoryStore(tmp_path / "history.db")
     try:
-        with HubThread(assistant, [satellite.uri]) as hub:
+        with HubThread(assistant, [satellite.uri], Recorder(store, print)) as hub:
             hub.wait_for(lambda: hub.results("kitchen"), 90, "the satellite's turn")
             # The reply's audio ends with audio-stop, and the satellite's player exits.
             hub.wait_for(lambda: satellite.replies_started(), 30, "the reply's audio")
@@ -97,5 +102,69 @@ def test_a_real_satellite_is_answered_aloud_while_the_reply_is_written(assistant
         assert satellite.replies_started()[0] < hub.finished_at[0]
         names = [name for name, _, _ in hub.statuses]
         assert "kitchen" in names  # the device named itself (info) and is shown by that name
+        saved = store.conversations()
+        assert [c.title for c in saved] == ["kitchen"]  # its own conversation, by its name
+        assert store.get(saved[0].id).turns[0].question == result.transcript
     finally:
         satellite.stop()
+        store.close()
+
+
+def test_two_satellites_talking_at_once_each_get_their_own_answer(assistant, say, tmp_path):
+    tea = Satellite(tmp_path, "hall", [say("How do I make a cup of tea?", "sat-tea")])
+    france = Satellite(tmp_path, "glasses", [say("What is the capital of France?", "sat-fr")])
+    for satellite in (tea, france):
+        satellite.start()
+    try:
+        with HubThread(assistant, [tea.uri, france.uri]) as hub:
+            hub.wait_for(lambda: hub.results("hall") and hub.results("glasses"), 120, "both turns")
+            hub.wait_for(
+                lambda: len(tea.replies_started()) >= 2 and len(france.replies_started()) >= 2,
+                30,
+                "both replies' audio",
+            )
+            time.sleep(3)
+        assert "tea" in words(hub.results("hall")[0].transcript)
+        assert "france" in words(hub.results("glasses")[0].transcript)
+        for satellite, name, other in ((tea, "hall", "glasses"), (france, "glasses", "hall")):
+            mine = set(words(hub.results(name)[0].reply))
+            theirs = set(words(hub.results(other)[0].reply))
+            heard = set(heard_words(satellite, assistant.stt))
+            assert len(heard & (mine - theirs)) > len(heard & (theirs - mine)), (name, heard)
+    finally:
+        tea.stop()
+        france.stop()
+
+
+def test_a_satellite_killed_mid_reply_leaves_the_other_unaffected_and_comes_back(
+    assistant, say, tmp_path
+):
+    talker = Satellite(tmp_path, "pendant", [say("How do I make a cup of tea?", "sat-tea")])
+    # The other asks later, after the first one is gone.
+    other = Satellite(
+        tmp_path, "glasses", [say("What is the capital of France?", "sat-fr")], lead_s=10.0
+    )
+    talker.start()
+    other.start()
+    try:
+        with HubThread(assistant, [talker.uri, other.uri]) as hub:
+            hub.wait_for(lambda: len(talker.replies_started()) >= 2, 90, "pendant's reply")
+            talker.kill()  # mid-reply: the tea answer is ~25 s long
+            hub.wait_for(
+                lambda: any(n == "pendant" and state == "offline" for n, state, _ in hub.statuses),
+                15,
+                "the hub to see pendant gone",
+            )
+            hub.wait_for(lambda: hub.results("glasses"), 90, "glasses' turn")
+            assert "france" in words(hub.results("glasses")[0].transcript)
+            assert hub.results("pendant")[0].cancelled  # the dropped device's turn ended
+            talker.questions = []
+            talker.start()  # the device is back on the same port
+            hub.wait_for(
+                lambda: any(m.startswith("back: pendant") for _, _, m in hub.statuses),
+                40,
+                "pendant to be reconnected",
+            )
+    finally:
+        talker.stop()
+        other.stop()

@@ -87,6 +87,7 @@ def test_cancel_stops_the_reply_and_frees_the_model(assistant):
 def test_a_failing_model_fails_the_reader_not_the_hub():
     """A model that fails mid-reply (its file gone, a remote server down) is a stand-in
     here: the real ones cannot be made to fail at a chosen token."""
+
     class Broken:
         description = "broken"
         prompt_opens_thought = False

@@ -5,6 +5,7 @@ limits."""
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from desktop.satellites import wyoming
