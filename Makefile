@@ -27,7 +27,7 @@ QT_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb
 	libfontconfig1 libdbus-1-3
 RUN_PACKAGES := libportaudio2 libgomp1 g++ $(QT_PACKAGES) $(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null || echo python3-venv)
 TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins \
-	xvfb imagemagick debootstrap desktop-file-utils appstream x11-utils
+	xvfb imagemagick debootstrap desktop-file-utils appstream x11-utils systemd
 
 # The real Wyoming satellite the hub tests talk to. It pins wyoming==1.4.1, so it
 # gets a venv of its own, made here because the tests run offline.

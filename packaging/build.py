@@ -185,6 +185,10 @@ def build_deb(bundle: Path, package: str, depends: list[str], fast: bool = False
             ROOT / "resources" / "parley.svg",
             share / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg",
         ),
+        (  # systemctl --user enable --now parley-hub
+            PACKAGING / "linux" / "parley-hub.service",
+            stage / "usr" / "lib" / "systemd" / "user" / "parley-hub.service",
+        ),
     ):
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)

@@ -46,3 +46,16 @@ def test_unwritable_settings_folder_is_a_config_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(ConfigError, match="cannot save"):
         save_settings(Settings(), blocker / "settings.toml")
+
+
+def test_satellites_are_a_list_of_tcp_addresses(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('satellites = ["tcp://glasses.local:10700", "tcp://10.0.0.7:10700"]\n')
+    settings = load_settings(path)
+    assert settings.satellites == ("tcp://glasses.local:10700", "tcp://10.0.0.7:10700")
+    save_settings(settings, path)
+    assert load_settings(path) == settings
+    for bad in ('["glasses.local"]', '["tcp://glasses.local"]', '"tcp://a:1"', "[1, 2]"):
+        path.write_text(f"satellites = {bad}\n")
+        with pytest.raises(ConfigError, match="satellite"):
+            load_settings(path)

@@ -202,6 +202,7 @@ def test_deb_installs_without_python(installed):
     assert (root / "usr/share/applications/io.parley.Parley.desktop").is_file()
     assert (root / "usr/share/icons/hicolor/scalable/apps/io.parley.Parley.svg").is_file()
     assert (root / "usr/share/metainfo/io.parley.Parley.metainfo.xml").is_file()
+    assert (root / "usr/lib/systemd/user/parley-hub.service").is_file()
     which = subprocess.run(
         in_root(root, "sh", "-c", "command -v python3 python"), capture_output=True
     )

@@ -130,3 +130,25 @@ def test_runtime_hook_finds_portaudio_inside_the_bundle(tmp_path, monkeypatch):
         assert ctypes.util.find_library("c") == original("c")  # the rest: the system's
     finally:
         ctypes.util.find_library = original
+
+
+def test_the_hub_user_unit_is_valid_and_runs_parley_hub(tmp_path):
+    unit = PACKAGING / "linux" / "parley-hub.service"
+    parsed = configparser.ConfigParser(interpolation=None, strict=False)
+    parsed.optionxform = str
+    parsed.read(unit)
+    assert parsed["Service"]["ExecStart"] == "/usr/bin/parley hub"  # the .deb's symlink
+    assert parsed["Install"]["WantedBy"] == "default.target"  # a user unit's target
+    # systemd checks that ExecStart exists: verify a copy pointing at a stand-in binary.
+    stand_in = tmp_path / "parley"
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    copy = tmp_path / "parley-hub.service"
+    copy.write_text(unit.read_text().replace("/usr/bin/parley", str(stand_in)))
+    done = subprocess.run(
+        [need("systemd-analyze", "systemd"), "verify", "--man=no", str(copy)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "parley-hub.service" not in done.stderr, done.stderr  # no warnings about it
