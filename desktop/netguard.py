@@ -7,7 +7,8 @@ so the process enforces it: an audit hook (PEP 578) sees every socket connect,
 datagram send and name lookup made from Python and
 
 - lets loopback and local sockets (AF_UNIX) through without a word;
-- lets hosts the user configured through, and anything while a user-started
+- lets hosts the user configured through (a remote backend, the satellites the hub
+  connects to), and anything while a user-started
   download runs (hub downloads are redirected to CDN hosts), and records it;
 - refuses everything else with :class:`OfflineError`, an ``OSError``, so the
   callers' usual network error handling applies, and records it.
@@ -291,6 +292,8 @@ def install(process: str, settings: Settings | None = None) -> Guard:
     _guard.log_path = paths.log_dir() / LOG_NAME
     if settings is not None and settings.remote_url:
         permit_url(settings.remote_url, "the remote backend in the settings")
+    for uri in settings.satellites if settings is not None else ():
+        permit_url(uri, "a satellite in the settings")
     with _hook_lock:
         if not _hooked:
             sys.addaudithook(_hook)

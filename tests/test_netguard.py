@@ -280,3 +280,23 @@ def test_local_hosts(host):
 @pytest.mark.parametrize("host", ["192.0.2.1", "example.com", "::ffff:192.0.2.1", "10.0.0.1"])
 def test_hosts_off_the_device(host):
     assert not netguard.is_local(host)
+
+
+def test_the_satellites_in_the_settings_are_allowed_and_nothing_else(tmp_path):
+    result = guarded(
+        """
+        netguard.install("cli", Settings(satellites=("tcp://192.0.2.21:10700",)))
+        print(json.dumps({
+            "listed": attempt(lambda: udp_connect("192.0.2.21", 10700)),
+            "unlisted": attempt(lambda: udp_connect("192.0.2.22", 10700)),
+        }))
+        """,
+        tmp_path,
+    )
+    assert let_through(result["listed"])
+    assert result["unlisted"][0] == "OfflineError"
+    found = [(e["host"], e["verdict"], e["reason"]) for e in records(tmp_path)]
+    assert found == [
+        ("192.0.2.21", "allowed", "a satellite in the settings"),
+        ("192.0.2.22", "refused", REFUSED),
+    ]
