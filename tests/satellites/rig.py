@@ -134,6 +134,19 @@ class Satellite:
             return np.zeros(0, np.float32)
         return np.frombuffer(self.sound.read_bytes(), "<i2").astype(np.float32) / 32768.0
 
+    def wait_until_quiet(self, quiet_s: float = 2.0, timeout: float = 60.0) -> None:
+        """Until the speaker file has stopped growing for ``quiet_s``."""
+        deadline = time.monotonic() + timeout
+        size, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now_size = self.sound.stat().st_size if self.sound.exists() else 0
+            if now_size != size:
+                size, since = now_size, time.monotonic()
+            elif size > 0 and time.monotonic() - since >= quiet_s:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}'s speaker never went quiet")
+
     def replies_started(self) -> list[float]:
         return [json.loads(line)["first_audio"] for line in _lines(self.sound_log)]
 

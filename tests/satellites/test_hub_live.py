@@ -168,3 +168,29 @@ def test_a_satellite_killed_mid_reply_leaves_the_other_unaffected_and_comes_back
     finally:
         talker.stop()
         other.stop()
+
+
+def test_a_satellite_waiting_on_the_busy_model_hears_one_moment(assistant, say, tmp_path):
+    """'Tell me a story' ends first and holds the model for a long reply; the other
+    device's question ends just after: rather than silence, it hears "one moment"
+    first, then its answer."""
+    story = Satellite(
+        tmp_path, "pendant", [say("Tell me a long story about a dragon.", "sat-dragon")]
+    )
+    # Its question (shorter) ends about half a second after the story's.
+    france = Satellite(
+        tmp_path, "glasses", [say("What is the capital of France?", "sat-fr")], lead_s=2.0
+    )
+    for satellite in (story, france):
+        satellite.start()
+    try:
+        with HubThread(assistant, [story.uri, france.uri]) as hub:
+            hub.wait_for(lambda: hub.results("glasses"), 120, "glasses' turn")
+            france.wait_until_quiet()  # (the story goes on: it is not waited for)
+        heard = " ".join(heard_words(france, assistant.stt))
+        assert "one moment" in heard, heard
+        assert heard.index("one moment") < heard.index("paris"), heard
+        assert "one moment" not in " ".join(heard_words(story, assistant.stt))
+    finally:
+        story.stop()
+        france.stop()
