@@ -38,6 +38,42 @@ def load_16k(path: str) -> np.ndarray:
     return samples
 
 
+class PacedOut:
+    """stdout at the microphone's real-time pace."""
+
+    def __init__(self) -> None:
+        self.out = sys.stdout.buffer
+        self.start = time.monotonic()
+        self.written = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        for i in range(0, samples.size, BLOCK):
+            block = samples[i : i + BLOCK]
+            time.sleep(max(0.0, self.start + self.written / RATE - time.monotonic()))
+            self.out.write(block.tobytes())
+            self.out.flush()
+            self.written += block.size
+
+
+class Speaker:
+    """Is a reply still playing? Read from the speaker's log (sound_sink.py): a reply
+    began and has not ended, or ended less than ``quiet_s`` ago."""
+
+    def __init__(self, log_path: str, quiet_s: float) -> None:
+        self.log_path, self.quiet_s = log_path, quiet_s
+
+    def busy(self) -> bool:
+        try:
+            with open(self.log_path, encoding="utf-8") as log:
+                lines = log.read().splitlines()
+        except FileNotFoundError:
+            return False
+        last = json.loads(lines[-1]) if lines else {}
+        if "first_audio" in last:
+            return True
+        return time.time() - last.get("last_audio", 0.0) < self.quiet_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("wavs", nargs="*")
@@ -45,39 +81,36 @@ def main() -> None:
     parser.add_argument("--lead", type=float, default=1.0)
     parser.add_argument("--gap", type=float, default=8.0)
     parser.add_argument("--after", default="")
+    parser.add_argument(
+        "--quiet-file",
+        default="",
+        help="before each question, wait until the speaker's log (sound_sink.py) says quiet",
+    )
+    parser.add_argument("--quiet-s", type=float, default=1.5)
     args = parser.parse_args()
     noise = np.random.default_rng(0)
 
     def room(seconds: float) -> np.ndarray:
         return noise.integers(-20, 21, int(seconds * RATE)).astype("<i2")
 
-    parts: list[tuple[np.ndarray, str | None]] = [(room(args.lead), None)]
-    for path in args.wavs:
-        parts += [(load_16k(path), path), (room(args.gap), None)]
-    out = sys.stdout.buffer
-    start = time.monotonic()
-    written = 0
+    out = PacedOut()
     while args.after and not os.path.exists(args.after):
-        block = room(BLOCK / RATE)
-        time.sleep(max(0.0, start + written / RATE - time.monotonic()))
-        out.write(block.tobytes())
-        out.flush()
-        written += block.size
+        out.write(room(BLOCK / RATE))
+    out.write(room(args.lead))
+    speaker = Speaker(args.quiet_file, args.quiet_s) if args.quiet_file else None
     with open(args.log, "a", encoding="utf-8") as log:
-        for samples, name in [*parts, *[(room(3600), None)]]:
-            for i in range(0, samples.size, BLOCK):
-                block = samples[i : i + BLOCK]
-                due = start + written / RATE
-                time.sleep(max(0.0, due - time.monotonic()))
-                out.write(block.tobytes())
-                out.flush()
-                written += block.size
-            if name is not None:
-                voiced = np.flatnonzero(np.abs(samples) > 300)
-                end = (samples.size - 1 - voiced[-1]) / RATE if voiced.size else 0.0
-                ended_at = time.time() - end
-                log.write(json.dumps({"wav": name, "voice_end": ended_at}) + "\n")
-                log.flush()
+        for path in args.wavs:
+            while speaker is not None and speaker.busy():  # a user waits for the answer
+                out.write(room(BLOCK / RATE))
+            samples = load_16k(path)
+            out.write(samples)
+            voiced = np.flatnonzero(np.abs(samples) > 300)
+            end = (samples.size - 1 - voiced[-1]) / RATE if voiced.size else 0.0
+            log.write(json.dumps({"wav": path, "voice_end": time.time() - end}) + "\n")
+            log.flush()
+            out.write(room(args.gap))
+        while True:
+            out.write(room(60))
 
 
 if __name__ == "__main__":

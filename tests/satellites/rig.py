@@ -58,12 +58,14 @@ class Satellite:
         questions: list[Path],
         gap_s: float = 8.0,
         lead_s: float = 1.0,
+        wait_for_replies: bool = False,
     ):
         self.folder = folder
         self.name = name
         self.questions = questions
         self.gap_s = gap_s
         self.lead_s = lead_s
+        self.wait_for_replies = wait_for_replies  # ask the next question once it is quiet
         self.port = free_port()
         self.uri = f"tcp://127.0.0.1:{self.port}"
         self.sound = folder / f"{name}.raw"
@@ -76,6 +78,8 @@ class Satellite:
         streaming = self.folder / f"{self.name}.streaming"
         streaming.unlink(missing_ok=True)
         mic += ["--after", str(streaming), "--lead", str(self.lead_s), "--gap", str(self.gap_s)]
+        if self.wait_for_replies:
+            mic += ["--quiet-file", str(self.sound_log)]
         mic += [str(q) for q in self.questions]
         snd = [sys.executable, str(HERE / "sound_sink.py"), str(self.sound), str(self.sound_log)]
         self.process = subprocess.Popen(
@@ -148,7 +152,8 @@ class Satellite:
         raise AssertionError(f"{self.name}'s speaker never went quiet")
 
     def replies_started(self) -> list[float]:
-        return [json.loads(line)["first_audio"] for line in _lines(self.sound_log)]
+        entries = [json.loads(line) for line in _lines(self.sound_log)]
+        return [e["first_audio"] for e in entries if "first_audio" in e]
 
     def voice_ends(self) -> list[float]:
         return [json.loads(line)["voice_end"] for line in _lines(self.mic_log)]

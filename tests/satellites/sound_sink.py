@@ -1,5 +1,5 @@
 """A satellite's speaker for the tests: appends the raw PCM it is sent to a file and
-logs when each reply's first bytes arrived (one process per reply: the satellite
+logs when each reply's first bytes arrived and when it ended (one process per reply: the satellite
 starts its sound command afresh after each audio-stop).
 
     python sound_sink.py OUT.raw LOG
@@ -24,6 +24,9 @@ def main() -> None:
                 first = False
             out.write(chunk)
             out.flush()
+    if not first:  # the reply's audio-stop: the satellite closed its player
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"last_audio": time.time()}) + "\n")
 
 
 if __name__ == "__main__":
