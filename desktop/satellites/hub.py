@@ -164,4 +164,4 @@ class Hub:
                 if holder is not None and holder != link.status.uri:
                     link.turn_waiting_since = None
                     log.info("%s waits for the model: saying %r", link.status.name, BUSY_PHRASE)
-                    link.play(*self._busy_clip)
+                    link.say_busy(*self._busy_clip)

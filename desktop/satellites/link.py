@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from desktop.config import satellite_address
 from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import Event as EngineEvent
-from desktop.engine.events import Heard, State, Transcript, VoiceActivity
+from desktop.engine.events import Failure, Heard, State, Transcript, TurnResult, VoiceActivity
 from desktop.satellites import wyoming
 from desktop.satellites.port import SatellitePort
 
@@ -32,6 +32,8 @@ DESCRIBE_TIMEOUT_S = 5.0
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 MAX_UNSENT_BYTES = 4 * 1024 * 1024  # a satellite that stops reading is dropped past this
 MAX_EVENTS_BEFORE_INFO = 50
+BUSY_STREAM_OPEN_S = 20.0  # after "one moment", the reply's audio is awaited this long
+REPLY_STREAM_OPEN_S = 60.0  # ... and a reply's next clause (the turn's end releases it)
 
 
 @dataclass
@@ -184,10 +186,12 @@ class SatelliteLink:
             return
         writer.write(wyoming.encode(event))
 
-    def play(self, audio, rate: int) -> None:  # noqa: ANN001
-        """Speak outside a turn (the hub's "one moment")."""
-        if self._port is not None:
-            self._port.play(audio, rate)
+    def say_busy(self, audio, rate: int) -> None:  # noqa: ANN001
+        """The hub's "one moment": the reply follows in the same audio stream."""
+        port = self._port
+        if port is not None:
+            port.keep_open(BUSY_STREAM_OPEN_S)
+            port.play(audio, rate)
 
     def on_voice_event(self, event: EngineEvent) -> None:
         """The loop's events: tell the satellite what it needs, pass the rest on."""
@@ -204,10 +208,24 @@ class SatelliteLink:
         elif isinstance(event, State):
             if event.name in ("speaking", "listening"):
                 self.turn_waiting_since = None
+            if event.name in ("thinking", "speaking") and self._port is not None:
+                # One reply is one audio stream on the device, even when a clause is
+                # late (the voice busy with another satellite): its user waits for
+                # the stream's end before talking again.
+                self._port.keep_open(REPLY_STREAM_OPEN_S)
+            if event.name == "listening":
+                self._turn_over()  # (also a question that came to nothing: noise)
             self._set_state(event.name)
+        elif isinstance(event, TurnResult | Failure):
+            self._turn_over()
         elif isinstance(event, Heard):
             self.status.last_heard_ms = event.voice_to_voice_ms
         self._on_event(self.status, event)
+
+    def _turn_over(self) -> None:
+        """Nothing more will follow what was queued: the device's stream may end."""
+        if self._port is not None:
+            self._port.keep_open(0)
 
     def _set_state(self, state: str, message: str = "") -> None:
         self.status.state = state

@@ -83,6 +83,7 @@ class SatellitePort:
         self._open_rate: int | None = None  # an audio-start was sent at this rate
         self._held = False
         self._generation = 0  # clear() moves it on: a clip being sent stops there
+        self._open_until = 0.0  # keep the audio stream open (more speech is coming) till then
         self._stopped = threading.Event()
         self._resampler = None
         self._resampler_rate = STT_RATE
@@ -129,6 +130,13 @@ class SatellitePort:
         self._speech.put((audio, rate, on_heard))
         self._wake.set()
 
+    def keep_open(self, seconds: float) -> None:
+        """More speech follows what was played (the reply after "one moment"): do not
+        end the device's audio stream in between, for at most ``seconds``; 0 ends the
+        wait. (A satellite shows one answer; its user waits for its end to talk.)"""
+        with self._lock:
+            self._open_until = self._clock() + seconds if seconds > 0 else 0.0
+
     def clear(self) -> int:
         dropped = 0
         while True:
@@ -139,6 +147,7 @@ class SatellitePort:
             dropped += 1
         with self._lock:
             self._generation += 1
+            self._open_until = 0.0
             self._queued_s = 0.0
             self._plays_until = min(self._plays_until, self._clock())
             was_open, self._open_rate = self._open_rate, None
@@ -235,7 +244,7 @@ class SatellitePort:
         with self._lock:
             if self._open_rate is None or self._queued_s > NOTHING_S:
                 return
-            if self._clock() < self._plays_until:
+            if self._clock() < max(self._plays_until, self._open_until):
                 return
             self._open_rate = None
         self._send(Event("audio-stop"))

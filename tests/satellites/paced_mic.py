@@ -56,22 +56,32 @@ class PacedOut:
 
 
 class Speaker:
-    """Is a reply still playing? Read from the speaker's log (sound_sink.py): a reply
-    began and has not ended, or ended less than ``quiet_s`` ago."""
+    """Has the answer been heard? From the speaker's log (sound_sink.py): a user waits
+    until a reply that began after their question has ended, ``quiet_s`` ago (or,
+    with no answer, ``give_up_s`` after asking)."""
 
-    def __init__(self, log_path: str, quiet_s: float) -> None:
-        self.log_path, self.quiet_s = log_path, quiet_s
+    def __init__(self, log_path: str, quiet_s: float, give_up_s: float = 30.0) -> None:
+        self.log_path, self.quiet_s, self.give_up_s = log_path, quiet_s, give_up_s
+        self.asked_at = 0.0
 
-    def busy(self) -> bool:
+    def entries(self) -> list[dict]:
         try:
             with open(self.log_path, encoding="utf-8") as log:
-                lines = log.read().splitlines()
+                return [json.loads(line) for line in log.read().splitlines()]
         except FileNotFoundError:
+            return []
+
+    def asked(self) -> None:
+        self.asked_at = time.time()
+
+    def busy(self) -> bool:
+        if not self.asked_at:
             return False
-        last = json.loads(lines[-1]) if lines else {}
-        if "first_audio" in last:
-            return True
-        return time.time() - last.get("last_audio", 0.0) < self.quiet_s
+        if time.time() - self.asked_at > self.give_up_s:
+            return False
+        ends = [e["last_audio"] for e in self.entries() if "last_audio" in e]
+        answered = [t for t in ends if t > self.asked_at]
+        return not answered or time.time() - answered[-1] < self.quiet_s
 
 
 def main() -> None:
@@ -108,6 +118,8 @@ def main() -> None:
             end = (samples.size - 1 - voiced[-1]) / RATE if voiced.size else 0.0
             log.write(json.dumps({"wav": path, "voice_end": time.time() - end}) + "\n")
             log.flush()
+            if speaker is not None:
+                speaker.asked()
             out.write(room(args.gap))
         while True:
             out.write(room(60))
