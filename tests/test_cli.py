@@ -1,13 +1,15 @@
 """The `parley` command, run as a user runs it: real models, real files, a child process."""
 
 import json
+import subprocess
+import sys
 import wave
 
 import numpy as np
 import pytest
 
 from desktop.engine.audio.samples import load_audio
-from tests.conftest import run_parley, words
+from tests.conftest import REPO, run_parley, words
 
 TIMING_KEYS = {"stt_ms", "llm_first_token_ms", "first_audio_ms", "total_ms", "tokens_per_s"}
 
@@ -216,3 +218,36 @@ def test_serve_shows_its_token(parley_home):
     assert done.returncode == 0, done.stderr
     token = (parley_home / "config" / "serve-token").read_text().strip()
     assert token and token in done.stdout
+
+
+def test_serve_wyoming_refuses_the_network_without_named_clients():
+    done = run_parley("serve", "--wyoming", "--host", "0.0.0.0", timeout=60)
+    assert_one_line_error(done, "--allow")
+
+
+def test_serve_wyoming_answers_a_wyoming_client_and_stops_on_sigterm():
+    import signal
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "serve", "--wyoming", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = server.stdout.readline()
+        assert f"tcp://127.0.0.1:{port}" in line, line + server.stderr.read()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b'{"type": "describe"}\n')
+            header = sock.makefile("rb").readline()
+        assert b'"type": "info"' in header
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
