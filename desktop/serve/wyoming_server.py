@@ -244,7 +244,7 @@ class WyomingServer:
             if session.streaming_tts is None:  # a streaming client sends it too: ignored
                 chunker = ClauseChunker()
                 clauses = [*chunker.feed(self._text(event)), *chunker.flush()]
-                async for reply in self._speak(clauses, session, close=True):
+                async for reply in self._speak(_first_and_rest(clauses), session, close=True):
                     yield reply
         elif kind == "synthesize-chunk":
             if session.streaming_tts is None:
@@ -253,12 +253,14 @@ class WyomingServer:
             session.streamed_text_chars += len(text)
             if session.streamed_text_chars > MAX_TEXT_CHARS:
                 raise wyoming.ProtocolError(f"more than {MAX_TEXT_CHARS} characters to speak")
-            async for reply in self._speak(session.streaming_tts.feed(text), session, close=False):
+            async for reply in self._speak(
+                _batched(session.streaming_tts.feed(text), session), session, close=False
+            ):
                 yield reply
         elif kind == "synthesize-stop":
             chunker, session.streaming_tts = session.streaming_tts, None
             rest = chunker.flush() if chunker is not None else []
-            async for reply in self._speak(rest, session, close=True):
+            async for reply in self._speak(_batched(rest, session), session, close=True):
                 yield reply
             yield wyoming.Event("synthesize-stopped")
         else:
@@ -376,6 +378,22 @@ class WyomingServer:
         except ParleyError as exc:
             return wyoming.Event("not-handled", {"text": exc.one_line()})
         return wyoming.Event("handled", {"text": result.reply})
+
+
+def _first_and_rest(clauses: list[str]) -> list[str]:
+    """The first clause alone, so its audio starts soon; the rest in one synthesis, which
+    costs less than one per clause (piper's start-up and silences each time)."""
+    return clauses[:1] + _together(clauses[1:])
+
+
+def _batched(clauses: list[str], session: _Session) -> list[str]:
+    """A stream's first clause alone (its first audio matters most), later ones together."""
+    return _together(clauses) if session.speaking else _first_and_rest(clauses)
+
+
+def _together(clauses: list[str]) -> list[str]:
+    """Clauses ready at the same moment, spoken as one synthesis."""
+    return [" ".join(clauses)] if clauses else []
 
 
 def _pieces(audio: np.ndarray) -> Iterator[np.ndarray]:
