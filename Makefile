@@ -54,11 +54,13 @@ test-slow: system-test $(VENV)/.dev-installed $(SATELLITE_VENV)/.installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check desktop tests bench tools
 
-bench: system-test $(VENV)/.run-installed
+bench: system-test $(VENV)/.dev-installed $(SATELLITE_VENV)/.installed
 	$(BIN)/python bench/turn.py
 	$(BIN)/python bench/voice_latency.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ui_responsiveness.py
+	$(BIN)/python bench/satellite.py
+	$(BIN)/python bench/wyoming_services.py
 
 # The README's screenshots: the real window on Xvfb after a spoken and a typed turn.
 screenshot: system-test $(VENV)/.run-installed

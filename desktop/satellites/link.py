@@ -119,6 +119,9 @@ class SatelliteLink:
             why = f"closed the connection: {exc.message}"
         except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             why = f"the connection failed: {_why(exc)}"
+        except Exception as exc:  # a bug must not end the hub's other satellites
+            log.exception("satellite %s failed", self.status.name)
+            why = f"failed: {exc.__class__.__name__}: {exc}"
         finally:
             self._writer = None
             writer.close()

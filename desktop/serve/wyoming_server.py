@@ -32,6 +32,7 @@ from desktop.errors import ParleyError
 from desktop.satellites import wyoming
 from desktop.satellites.port import pcm_bytes, pcm_to_float
 from desktop.satellites.sharing import FairLock
+from desktop.serve.auth import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class WyomingOptions:
 
 def check_exposure(host: str, allow: tuple[str, ...]) -> None:
     """Wyoming has no authentication: off loopback, name the clients that may connect."""
-    if _is_loopback(host):
+    if is_loopback(host):
         return
     if not allow:
         raise ParleyError(
@@ -66,15 +67,6 @@ def check_exposure(host: str, allow: tuple[str, ...]) -> None:
             ipaddress.ip_address(address)
         except ValueError as exc:
             raise ParleyError(f"--allow takes IP addresses, not {address!r}") from exc
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def describe(assistant: Assistant) -> dict:
@@ -231,7 +223,7 @@ class WyomingServer:
             writer.close()
 
     def _allowed(self, address: str) -> bool:
-        if _is_loopback(self.options.host):
+        if is_loopback(self.options.host):
             return True
         return address in self.options.allow
 
