@@ -7,7 +7,7 @@ in real time, Parley hears it, answers aloud, and the room is recorded.
 
     python bench/voice_latency.py [--corpus DIR] [--rounds N] [--barge-ins N] [--json]
         [--max-reply-s S] [--threads N] [--keep-recording PATH]
-        [--room plain|tuned] [--voices many|one] [--paused N]
+        [--room plain|tuned] [--voices many|one] [--paused N] [--leak-db DB]
 
 DIR holds *.wav questions with a *.txt reference beside each; without it,
 espeak-ng speaks the built-in questions: each in two of 8 voices and speeds
@@ -403,6 +403,7 @@ def run_live(
     max_reply_s: float = MAX_REPLY_S,
     room: str = "plain",
     paused: list[Clip] | None = None,
+    leak_db: float = ECHO_GAIN_DB,
 ) -> Bench:
     """Play everything into a live VoiceLoop while recording the room."""
     from desktop.engine.audio.streams import DuplexStream, find_devices
@@ -428,7 +429,7 @@ def run_live(
         loop = VoiceLoop(
             assistant, factory, events, hands_free=True, echo_cancellation=True, earcons=False
         )
-        with audio.echo_loopback(gain_db=ECHO_GAIN_DB, latency_ms=ECHO_LATENCY_MS):
+        with audio.echo_loopback(gain_db=leak_db, latency_ms=ECHO_LATENCY_MS):
             recorder = audio.record_mic_and_speaker(recording)
             bench = Bench(audio, loop, events, time.perf_counter())
             bench.max_reply_s = max_reply_s
@@ -839,6 +840,12 @@ def main() -> int:
         help="plain: PulseAudio's defaults, as on a desktop; tuned: the tests' room "
         "(a 10 ms reader on the null sink)",
     )
+    parser.add_argument(
+        "--leak-db",
+        type=float,
+        default=ECHO_GAIN_DB,
+        help="the speaker's leak into the microphone (dB; -10 a laptop, -20 a quieter one)",
+    )
     args = parser.parse_args()
     for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
         if not shutil.which(tool):
@@ -866,12 +873,18 @@ def main() -> int:
             args.max_reply_s,
             args.room,
             [Clip.load(w) for w in paused_corpus(scratch_dir, args.paused)] if args.paused else [],
+            args.leak_db,
         )
         if args.keep_recording:
             shutil.copyfile(recording, args.keep_recording)
         analyse(recording, bench)
         result = report(bench, raw_wer(settings, wavs))
-        result.update(threads=settings.cpu_threads, max_reply_s=args.max_reply_s, room=args.room)
+        result.update(
+            threads=settings.cpu_threads,
+            max_reply_s=args.max_reply_s,
+            room=args.room,
+            leak_db=args.leak_db,
+        )
 
     if args.json:
         print(json.dumps(result))
