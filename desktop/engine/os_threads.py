@@ -51,6 +51,7 @@ class ThreadLoad:
     """
 
     def __init__(self, native_id: int) -> None:
+        self.native_id = native_id
         self._stat = Path(f"/proc/self/task/{native_id}/stat")
         self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._last = (time.monotonic(), self._cpu_seconds())

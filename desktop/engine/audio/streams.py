@@ -42,6 +42,8 @@ CLOSE_WAIT_S = 1.0  # for a dead stream to close before a new one opens
 BACKLOG_WARN_BLOCKS = 50  # 10 ms blocks: half a second behind
 SPINNING_LOAD = 0.5  # the callback thread's share of a core: it normally takes a few %
 LOAD_EVERY_BLOCKS = 100  # look at it once a second
+STALL_S = 1.5  # no callback for this long: the stream is stuck, reopen it
+WATCH_EVERY_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,9 @@ class DuplexStream(QueuedSpeaker):
         self._life = threading.Lock()  # stop() and a revival never overlap
         self._stopping = False
         self._revived_at: list[float] = []  # time.monotonic() of recent revivals
+        self._last_callback = 0.0  # time.monotonic() of the newest callback, or of opening
+        self._given_up_on: object = None  # the stream being closed for a new one
+        self.stalls = 0  # times the stream stopped calling back and was reopened
 
     @property
     def latency_ms(self) -> float:
@@ -293,6 +298,7 @@ class DuplexStream(QueuedSpeaker):
         self._open()
         self._worker = threading.Thread(target=self._work, name="parley-audio", daemon=True)
         self._worker.start()
+        threading.Thread(target=self._watch, name="parley-audio-watch", daemon=True).start()
         log.info(
             "audio: %s / %s at %d Hz, latency %.0f ms",
             self.devices.input_name,
@@ -324,6 +330,8 @@ class DuplexStream(QueuedSpeaker):
                 finished_callback=self._finished,
             )
             self._latencies = tuple(stream.latency)
+            self._last_callback = time.monotonic()
+            self._callback_thread = None  # a new stream calls back from a new thread
             self._stream = stream
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
@@ -345,6 +353,7 @@ class DuplexStream(QueuedSpeaker):
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001
         now = time.perf_counter()
+        self._last_callback = time.monotonic()
         if self._callback_thread is None:
             self._callback_thread = threading.get_native_id()
         played = outdata[:, 0]
@@ -367,10 +376,34 @@ class DuplexStream(QueuedSpeaker):
         self._blocks.put(_Block(indata[:, 0].copy(), played.copy(), now - delay, heard))
 
     def _finished(self) -> None:
-        if self._stream is not None:  # ended by itself, not by stop()
-            threading.Thread(target=self._revive, name="parley-revive", daemon=True).start()
+        stream = self._stream
+        # Ended by itself: not by stop(), nor by a revival closing it.
+        if stream is not None and stream is not self._given_up_on:
+            threading.Thread(
+                target=self._revive, args=(stream,), name="parley-revive", daemon=True
+            ).start()
 
-    def _revive(self) -> None:
+    def _watch(self) -> None:
+        """Reopen a stream that is open but no longer calls back.
+
+        Seen once in CI (bench/soak.py): from the moment it opened, the engine burned
+        a whole core and its voice loop heard nothing for minutes; no block came, so
+        nothing that looks at blocks (callback_spinning, input_lag_ms) could notice.
+        PortAudio's thread busy-polling ALSA's pulse plugin without ever delivering a
+        block looks like that, and a finished stream that never said so would too.
+        """
+        while not self._stopping:
+            time.sleep(WATCH_EVERY_S)
+            stream = self._stream
+            silent_s = time.monotonic() - self._last_callback
+            if stream is None or self._stopping or stream is self._given_up_on:
+                continue
+            if silent_s > STALL_S:
+                self.stalls += 1
+                log.warning("audio: no audio from the device for %.1f s; reopening it", silent_s)
+                self._revive(stream)
+
+    def _revive(self, dead: object) -> None:
         """The stream ended by itself: open it again at once, keeping the speech queued.
 
         PortAudio's ALSA stream gives up after an xrun through PulseAudio's plugin
@@ -379,9 +412,9 @@ class DuplexStream(QueuedSpeaker):
         cannot be opened again, or a stream that keeps ending at once, is reported
         as gone (the voice loop then retries every second).
         """
-        dead = self._stream
-        if dead is None:
+        if dead is not self._stream:
             return
+        self._given_up_on = dead
         # Closing a dead stream was seen to block (one ended by abort() from another
         # thread): wait a moment, never forever, so a hung close cannot stop recovery.
         closer = threading.Thread(target=_close_quietly, args=(dead,), daemon=True)
@@ -436,8 +469,10 @@ class DuplexStream(QueuedSpeaker):
         while (block := self._blocks.get()) is not None:
             mic, ref = block.mic, block.played
             blocks += 1
-            if blocks % LOAD_EVERY_BLOCKS == 0 and self._callback_thread is not None:
-                load = load or ThreadLoad(self._callback_thread)
+            thread = self._callback_thread
+            if blocks % LOAD_EVERY_BLOCKS == 0 and thread is not None:
+                if load is None or load.native_id != thread:  # first look, or reopened
+                    load = ThreadLoad(thread)
                 self.callback_load = load.share()
             # Blocks waiting here are microphone audio not yet heard: everything the
             # loop decides (endpoint, barge-in) comes that much late. Logged, so a

@@ -51,3 +51,49 @@ def test_a_stream_that_ends_by_itself_mid_reply_is_reopened_and_plays_on(virtual
     assert heard_s > 1.8, f"only {heard_s:.2f} s of the 2 s reply was heard"
     first, last = np.flatnonzero(sounding)[[0, -1]]
     assert (last - first) / 100 < 2.6, "the gap while the stream reopened was too long"
+
+
+def test_a_stream_that_stops_calling_back_is_reopened_and_plays_on(virtual_audio, tmp_path):
+    """A stream can stay open and go quiet: no callback, no block, no finished callback
+    (seen once in CI: the engine burned a core and heard nothing for minutes). Here
+    PortAudio's thread is held inside one callback, the only fake part; the watchdog
+    must reopen the stream, and the reply queued on the speaker plays on."""
+    import threading
+
+    import sounddevice as sd
+
+    from desktop.engine.audio.streams import STALL_S
+
+    failures, stall_now, release = [], [], threading.Event()
+    stream = DuplexStream(find_devices(), lambda mic, played: None, failures.append)
+    callback = stream._callback
+
+    def sticks_once(*args):
+        if stall_now:
+            stall_now.clear()
+            release.wait(30)  # PortAudio's thread stuck, as in a poll that never returns
+            raise sd.CallbackAbort
+        callback(*args)
+
+    stream._callback = sticks_once
+    tone = (0.5 * np.sin(2 * np.pi * 600 * np.arange(2 * RATE) / RATE)).astype(np.float32)
+    recorder = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
+    stream.start()
+    try:
+        stream.play(tone, RATE)  # a 2 s reply
+        time.sleep(0.6)
+        stall_now.append(True)
+        deadline = time.monotonic() + STALL_S + 6
+        while stream.queued_seconds > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        release.set()
+        stream.stop()
+    speaker = read_wav(recorder.stop())[0][:, SPEAKER_CHANNEL]
+    assert failures == [] and stream.stalls == 1
+    window = RATE // 100
+    blocks = speaker[: speaker.size // window * window].reshape(-1, window)
+    sounding = np.sqrt(np.mean(blocks**2, axis=1)) > 0.1
+    heard_s = np.count_nonzero(sounding) / 100
+    assert heard_s > 1.7, f"only {heard_s:.2f} s of the 2 s reply was heard"
