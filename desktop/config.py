@@ -44,6 +44,7 @@ class Settings:
     temperature: float = 0.6
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     stt_short_window: bool = True  # 10 s whisper window: ~4x faster STT, see stt.py
+    turn_end_by_model: bool = True  # the chat model judges mid-sentence pauses (turn_end.py)
     input_device: str = ""  # part of a device name; "" is the system default
     output_device: str = ""
     echo_cancellation: bool = True  # off: half duplex, the mic is gated while Parley speaks

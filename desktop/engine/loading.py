@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from desktop.config import Settings
 from desktop.engine.conversation.turn import Assistant
+from desktop.engine.conversation.turn_end import load_turn_end
 from desktop.engine.llm.backend import SamplingOptions
 from desktop.engine.llm.llama import LlamaCppBackend
 from desktop.engine.llm.remote import FallbackBackend, RemoteBackend, RemoteError
@@ -73,6 +74,11 @@ def load_assistant(
     llm.warm(settings.system_prompt)
     log.info("loaded %s in %.0f ms", llm_entry.path, (time.perf_counter() - started) * 1000)
     models: dict[str, str | None] = {"llm": str(llm_entry.path), "stt": None, "tts": None}
+    # Live voice only: whether a pause ends the turn (the local model, also when a
+    # server answers: it is loaded as the fallback anyway).
+    turn_end = None
+    if need_stt and settings.turn_end_by_model:
+        turn_end = load_turn_end(llm, settings.system_prompt)
     if settings.remote_url:
         llm = _with_remote(settings, llm, say)
         models["llm"] = llm.description
@@ -91,4 +97,4 @@ def load_assistant(
         say(f"loading voice ({entry.name})")
         tts = Synthesizer(entry.path, threads=threads["tts"])
         models["tts"] = str(entry.path)
-    return Assistant(llm, stt, tts, settings.system_prompt, models=models)
+    return Assistant(llm, stt, tts, settings.system_prompt, models=models, turn_end=turn_end)

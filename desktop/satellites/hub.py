@@ -117,6 +117,7 @@ class Hub:
                 SharedSynthesizer(base.tts, self.tts_lock),  # type: ignore[arg-type]
                 base.system_prompt,
                 models=dict(base.models),
+                turn_end=base.turn_end,  # thread-safe: it has a context and a lock of its own
             )
         return self._conversations[key]
 

@@ -2,10 +2,11 @@
 
 Silero VAD (shipped inside faster-whisper) scores every 32 ms frame. An
 utterance starts after a few voiced frames and keeps a pre-roll, so the first
-syllable is not lost. It ends after a silence whose length adapts: short once
-the words so far form a complete sentence (the voice loop transcribes them as
-soon as the silence begins and says so), longer mid-sentence, and never past
-a maximum length.
+syllable is not lost. It ends after a silence whose length adapts to the words
+so far (the voice loop transcribes them as soon as the silence begins and
+judges them: desktop/engine/conversation/turn_end.py): short after a finished
+sentence, longer when it cannot tell, longest mid-sentence, and never past a
+maximum length.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -54,6 +56,15 @@ class SileroVad:
         return float(out.ravel()[0])
 
 
+class Ending(Enum):
+    """What the words so far say about the turn (desktop/engine/conversation/turn_end.py)."""
+
+    UNKNOWN = "unknown"  # no words judged, or they could go either way: the usual wait
+    PENDING = "pending"  # being judged: wait for the verdict (at most the longest wait)
+    COMPLETE = "complete"  # a finished sentence: end the turn after a short pause
+    INCOMPLETE = "incomplete"  # mid-sentence: wait longer before taking the turn
+
+
 @dataclass(frozen=True)
 class EndpointSettings:
     threshold: float = 0.5
@@ -66,7 +77,10 @@ class EndpointSettings:
     barge_in_frames: int = 3
     pre_roll_ms: float = 320.0
     short_silence_ms: float = 320.0  # after a complete sentence
-    long_silence_ms: float = 800.0  # mid-sentence
+    long_silence_ms: float = 800.0  # not known to be either (no words judged yet)
+    # Mid-sentence: a user who pauses up to a second to think must not be answered
+    # half a question (bench/voice_latency.py --paused); margin for 1.2 s pauses.
+    incomplete_silence_ms: float = 1400.0
     max_utterance_s: float = 15.0
     min_speech_ms: float = 200.0  # less voiced audio than this is noise, not a turn
 
@@ -114,7 +128,7 @@ class Endpointer:
     def __init__(self, settings: EndpointSettings | None = None, vad: SileroVad | None = None):
         self.settings = settings or EndpointSettings()
         self.vad = vad or SileroVad()
-        self.sentence_complete = False  # set by the voice loop from its early transcript
+        self.ending = Ending.UNKNOWN  # set by the voice loop from its early transcript
         self.strict = False  # set while Parley speaks
         self._pending = np.zeros(0, np.float32)
         self._pending_keep = np.zeros(0, np.float32)
@@ -141,7 +155,7 @@ class Endpointer:
         self._utterance = []
         self._in_speech = False
         self._voiced_run = self._silent_run = self._voiced_total = 0
-        self.sentence_complete = False
+        self.ending = Ending.UNKNOWN
         self.vad.reset()
 
     def push(self, audio: np.ndarray, keep: np.ndarray | None = None) -> list[EndpointEvent]:
@@ -178,7 +192,7 @@ class Endpointer:
                 self._utterance = list(self._history)
                 self._voiced_total = self._voiced_run
                 self._silent_run = 0
-                self.sentence_complete = False
+                self.ending = Ending.UNKNOWN
                 return [SpeechStarted()]
             return []
 
@@ -187,16 +201,25 @@ class Endpointer:
             self._voiced_total += 1
             events: list[EndpointEvent] = [SpeechResumed()] if self._silent_run else []
             self._silent_run = 0
-            self.sentence_complete = False
+            self.ending = Ending.UNKNOWN
         else:
             self._silent_run += 1
             events = [SilenceStarted(self.utterance_so_far())] if self._silent_run == 1 else []
         silence_ms = self._silent_run * FRAME_MS
-        window = s.short_silence_ms if self.sentence_complete else s.long_silence_ms
+        window = self.silence_window_ms()
         too_long = len(self._utterance) * FRAME_MS >= s.max_utterance_s * 1000
         if silence_ms >= window or too_long:
             events.append(self._finish())
         return events
+
+    def silence_window_ms(self) -> float:
+        """How long a pause ends the utterance, given what its words say."""
+        s = self.settings
+        if self.ending is Ending.COMPLETE:
+            return s.short_silence_ms
+        if self.ending in (Ending.INCOMPLETE, Ending.PENDING):
+            return s.incomplete_silence_ms
+        return s.long_silence_ms
 
     def utterance_so_far(self) -> np.ndarray:
         return np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from desktop.engine.conversation.turn_end import TurnEndScorer
 from desktop.engine.events import (
     Event,
     Notice,
@@ -138,10 +139,12 @@ class Assistant:
         tts: Synthesizer | None,
         system_prompt: str,
         models: dict[str, str | None] | None = None,
+        turn_end: TurnEndScorer | None = None,
     ) -> None:
         self.llm = llm
         self.stt = stt
         self.tts = tts
+        self.turn_end = turn_end  # judges whether a pause ends the turn (live voice)
         self.system_prompt = system_prompt
         self.models = models or {"llm": llm.description, "stt": None, "tts": None}
         self.messages: list[Message] = []

@@ -32,6 +32,7 @@ import numpy as np
 from desktop.engine.audio.digital_silence import DigitalSilenceWatch
 from desktop.engine.audio.echo_path import EchoPath
 from desktop.engine.audio.endpoint import (
+    Ending,
     Endpointer,
     EndpointSettings,
     SilenceStarted,
@@ -47,6 +48,7 @@ from desktop.engine.conversation import stream_upkeep
 from desktop.engine.conversation.own_voice import OwnVoice
 from desktop.engine.conversation.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.conversation.turn import Assistant
+from desktop.engine.conversation.turn_end import ending_of, punctuation_ending
 from desktop.engine.events import (
     Event,
     Failure,
@@ -125,13 +127,6 @@ class _Question:
     early: Future[str] | None = None
     text: str | None = None
     ahead: ReplyAhead | None = None  # answered before the endpoint, held until it comes
-
-
-def sentence_is_complete(text: str) -> bool:
-    """Does this early transcript read as a finished sentence? (Whisper's own
-    punctuation; judging by the last word too split questions at pauses on the
-    live benchmark, WER 0.026 -> 0.118.)"""
-    return text.rstrip().endswith((".", "?", "!"))
 
 
 class VoiceLoop:
@@ -435,6 +430,9 @@ class VoiceLoop:
             self._state("listening")
         elif isinstance(event, SilenceStarted):
             self._silence_began_at = now
+            # Whether this pause ends the turn is for its words to say: until they are
+            # judged, the endpoint waits (a slow CPU must not cut the user off).
+            self.endpointer.ending = Ending.PENDING
             self._speculative = self._stt.submit(
                 self._early_transcript, event.audio, self._replies.pause_id, self._speech_began_at
             )
@@ -528,16 +526,38 @@ class VoiceLoop:
         the fast (10 s) whisper window when that is on: with the 30 s window the
         endpoint waited for it (live benchmark: endpoint p50 480 -> 705 ms).
         """
-        text = self.assistant.stt.transcribe_raw(audio)
+        try:
+            text = self.assistant.stt.transcribe_raw(audio)
+        except Exception:
+            self._judged(pause_id, Ending.UNKNOWN)  # the usual wait, not the longest
+            raise
         if pause_id != self._replies.pause_id:
             return text  # the user spoke again meanwhile: this is not where they stop
-        self.endpointer.sentence_complete = sentence_is_complete(text)
+        self._judged(pause_id, self._judge_ending(text))
         if text:
             self._emit(Transcript(text, final=False))
         if any(ch.isalnum() for ch in text):
             # Whatever the silence window: the reply waits for the endpoint anyway.
             self._begin_reply_ahead(text, pause_id, began_at)
         return text
+
+    def _judged(self, pause_id: int, ending: Ending) -> None:
+        """The verdict on a pause's words, if that pause is still going on."""
+        if pause_id == self._replies.pause_id and self.endpointer.ending is Ending.PENDING:
+            self.endpointer.ending = ending
+
+    def _judge_ending(self, text: str) -> Ending:
+        """Do the words so far end the turn? The chat model judges (turn_end.py);
+        without it, whisper's punctuation does, which cut off users who paused
+        mid-sentence: whisper puts a full stop after half a question too."""
+        scorer = getattr(self.assistant, "turn_end", None)
+        if scorer is None:
+            return punctuation_ending(text)
+        probability = scorer.probability(text)
+        ending = ending_of(probability)
+        if probability is not None:
+            log.debug("pause after %r: sentence end %.4f, %s", text, probability, ending.value)
+        return ending
 
     def _caption_so_far(self) -> None:
         if self._partial_job is not None and not self._partial_job.done():

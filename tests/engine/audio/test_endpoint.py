@@ -5,6 +5,7 @@ import pytest
 
 from desktop.engine.audio.endpoint import (
     FRAME_MS,
+    Ending,
     Endpointer,
     EndpointSettings,
     SilenceStarted,
@@ -52,7 +53,9 @@ def test_an_utterance_starts_pauses_and_ends_with_its_pre_roll(question):
 
 
 def test_speaking_again_after_a_pause_is_reported_and_the_utterance_goes_on(question):
-    endpointer = Endpointer(EndpointSettings(short_silence_ms=1500, long_silence_ms=1500))
+    endpointer = Endpointer(
+        EndpointSettings(short_silence_ms=1500, long_silence_ms=1500, incomplete_silence_ms=1500)
+    )
     mic = np.concatenate([silence(1), question, silence(0.8), question, silence(2)])
     events = feed(endpointer, mic)
     names = kinds(events)
@@ -66,23 +69,38 @@ def test_speaking_again_after_a_pause_is_reported_and_the_utterance_goes_on(ques
             assert "SilenceStarted" in names[:i]
 
 
-def test_a_finished_sentence_gets_the_short_silence_window(question):
-    settings = EndpointSettings(short_silence_ms=320, long_silence_ms=1200)
+def test_the_silence_window_follows_what_the_words_say(question):
+    """Short after a finished sentence, longest mid-sentence or while the words are
+    being judged, the usual wait when they could go either way."""
+    settings = EndpointSettings(
+        short_silence_ms=320, long_silence_ms=800, incomplete_silence_ms=1400
+    )
 
-    def end_after_pause(complete: bool) -> float:
+    def end_after_pause(ending: Ending) -> float:
         endpointer = Endpointer(settings)
 
         def on_event(event):
             if isinstance(event, SilenceStarted | SpeechStarted):
-                endpointer.sentence_complete = complete  # as the early transcript sets it
+                endpointer.ending = ending  # as the early transcript sets it
 
         events = feed(endpointer, np.concatenate([silence(1), question, silence(2)]), on_event)
         pause = max(t for t, e in events if isinstance(e, SilenceStarted))
         return next(t for t, e in events if isinstance(e, UtteranceEnded)) - pause
 
-    short, long = end_after_pause(True), end_after_pause(False)
-    assert short == pytest.approx(0.32, abs=2 * FRAME_MS / 1000)
-    assert long == pytest.approx(1.2, abs=2 * FRAME_MS / 1000)
+    frames = 2 * FRAME_MS / 1000
+    assert end_after_pause(Ending.COMPLETE) == pytest.approx(0.32, abs=frames)
+    assert end_after_pause(Ending.UNKNOWN) == pytest.approx(0.8, abs=frames)
+    assert end_after_pause(Ending.INCOMPLETE) == pytest.approx(1.4, abs=frames)
+    # Words still being judged: wait for the verdict, at most the longest window.
+    assert end_after_pause(Ending.PENDING) == pytest.approx(1.4, abs=frames)
+
+
+def test_speaking_again_forgets_how_the_words_were_judged(question):
+    endpointer = Endpointer()
+    feed(endpointer, np.concatenate([silence(1), question[: question.size // 2]]))
+    endpointer.ending = Ending.COMPLETE
+    feed(endpointer, question[question.size // 2 :])
+    assert endpointer.in_speech and endpointer.ending is Ending.UNKNOWN
 
 
 def test_the_utterance_says_where_the_voice_stopped(question):

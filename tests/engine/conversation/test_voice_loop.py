@@ -93,7 +93,9 @@ def test_hands_free_turn_is_heard_answered_and_spoken(fresh, question):
 
 def test_the_reply_is_begun_at_the_pause_and_heard_only_after_the_endpoint(fresh, question):
     # A 1 s silence window leaves the early transcript ample time on any CPU.
-    slow_endpoint = EndpointSettings(short_silence_ms=1000, long_silence_ms=1000)
+    slow_endpoint = EndpointSettings(
+        short_silence_ms=1000, long_silence_ms=1000, incomplete_silence_ms=1000
+    )
     mic = np.concatenate([silence(1), question, silence(4)])
     session = Session(fresh, mic, echo_cancellation=False, endpoint=slow_endpoint).run(turns=1)
     loop = session.loop
@@ -114,7 +116,9 @@ def test_parleys_own_voice_to_voice_figure_is_what_the_room_heard(fresh, questio
     sample to the reply's first sample. With a 2 s silence window the reply begun at
     the pause is ready and waits for the endpoint; with 0.3 s it is still being
     written then."""
-    endpoint = EndpointSettings(short_silence_ms=window, long_silence_ms=window)
+    endpoint = EndpointSettings(
+        short_silence_ms=window, long_silence_ms=window, incomplete_silence_ms=window
+    )
     mic = np.concatenate([silence(1), question, silence(6)])
     session = Session(fresh, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
     heard = session.of(Heard)
@@ -135,7 +139,9 @@ def test_a_reply_finished_before_the_endpoint_leaves_the_loop_free(fresh, questi
     # A 5 s window: the whole reply is written and voiced while the gate holds it.
     # The loop once marked itself busy at the endpoint with no turn left to clear
     # it, so the next question waited (no reply ahead) and counted as a barge-in.
-    slow_endpoint = EndpointSettings(short_silence_ms=5000, long_silence_ms=5000)
+    slow_endpoint = EndpointSettings(
+        short_silence_ms=5000, long_silence_ms=5000, incomplete_silence_ms=5000
+    )
     mic = np.concatenate([silence(1), question, silence(9)])
     session = Session(fresh, mic, echo_cancellation=False, endpoint=slow_endpoint).run(turns=1)
     assert session.loop.replies_ahead == 1
@@ -145,7 +151,9 @@ def test_a_reply_finished_before_the_endpoint_leaves_the_loop_free(fresh, questi
 
 def test_a_reply_begun_at_a_pause_is_dropped_when_the_user_goes_on(fresh, question, say):
     more = load_audio(say("And what about Germany?", "germany"))
-    slow_endpoint = EndpointSettings(short_silence_ms=1500, long_silence_ms=1500)
+    slow_endpoint = EndpointSettings(
+        short_silence_ms=1500, long_silence_ms=1500, incomplete_silence_ms=1500
+    )
     mic = np.concatenate([silence(1), question, silence(0.9), more, silence(5)])
     session = Session(fresh, mic, echo_cancellation=False, endpoint=slow_endpoint).run(turns=1)
     loop = session.loop
@@ -446,3 +454,42 @@ def test_a_knock_while_parley_talks_pauses_it_briefly_and_it_plays_on(fresh, say
     # The reply went on after the pause: Parley's voice is on the speaker again.
     after = played[start + int(0.6 * STT_RATE) : start + int(1.6 * STT_RATE)]
     assert np.abs(after).max() > 1e-3, "the reply did not resume"
+
+
+@pytest.fixture(scope="module")
+def paused_question(say):
+    """ "What is the capital ... of France?" with 0.9 s to think in the middle: whisper
+    writes "What is the capital." for the first part."""
+    first = load_audio(say("What is the capital", "capital-first-part"))
+    rest = load_audio(say("of France?", "capital-second-part"))
+    trim = lambda a: a[: np.flatnonzero(np.abs(a) > 0.01)[-1] + 1]  # noqa: E731
+    return trim(first), rest
+
+
+def test_a_pause_to_think_mid_sentence_is_not_taken_for_the_end(fresh, paused_question):
+    """The words before the pause are judged by the chat model (turn_end.py): mid-
+    sentence, the endpoint waits its longest window, so the question is heard whole
+    and answered once. With whisper's punctuation deciding, as before, it was cut off."""
+    assert fresh.turn_end is not None
+    first, rest = paused_question
+    mic = np.concatenate([silence(1), first, silence(0.9), rest, silence(3)])
+    session = Session(fresh, mic, echo_cancellation=False).run(turns=1)
+    assert len(session.of(TurnResult)) == 1, session.finals()
+    assert {"capital", "france"} <= set(words(session.finals()[0])), session.finals()
+    played = session.room.speaker_recording()
+    pause_end = STT_RATE + first.size + int(0.9 * STT_RATE)
+    # (the listening earcon plays as the loop starts, before the first second)
+    assert not played[STT_RATE:pause_end].any(), "Parley spoke in the pause"
+
+
+def test_a_finished_question_ends_on_the_models_word_not_the_ceiling(fresh, question):
+    """A whole question judged complete ends after the short window; the others are set
+    to 3 s here so that a turn that waited for one of them cannot pass for it."""
+    endpoint = EndpointSettings(
+        short_silence_ms=320, long_silence_ms=3000, incomplete_silence_ms=3000
+    )
+    mic = np.concatenate([silence(1), question, silence(5)])
+    session = Session(fresh, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
+    heard = session.of(Heard)
+    assert len(heard) == 1 and len(session.of(TurnResult)) == 1
+    assert heard[0].endpoint_ms < 2500, heard[0]
