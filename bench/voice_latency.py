@@ -8,6 +8,7 @@ in real time, Parley hears it, answers aloud, and the room is recorded.
     python bench/voice_latency.py [--corpus DIR] [--rounds N] [--barge-ins N] [--json]
         [--max-reply-s S] [--threads N] [--keep-recording PATH]
         [--room plain|tuned] [--voices many|one] [--paused N] [--leak-db DB]
+        [--punctuation-ends-turns]
 
 DIR holds *.wav questions with a *.txt reference beside each; without it,
 espeak-ng speaks the built-in questions: each in two of 8 voices and speeds
@@ -79,6 +80,10 @@ Figures:
 - wer: Parley's final transcripts of the plain questions against the
   references; wer_raw: faster-whisper called directly on the same WAVs, same
   model and decoding options; wer_per_voice: Parley's, by voice and speed.
+- stream_ended_and_reopened, stream_went_quiet_and_reopened: how often the
+  audio stream died (ended by itself; or stayed open but stopped calling back
+  for 1.5 s) and was opened again at once; stream_refreshed_while_idle: how
+  often the loop renewed a stale stream between turns.
 """
 
 from __future__ import annotations
@@ -275,6 +280,7 @@ class Bench:
         self.played: list[Played] = []
         self.turns = 0
         self.latency_ms = 0.0
+        self.stream_revivals = self.stream_stalls = self.stream_refreshes = 0
         self.self_heard: list[str] = []  # final transcripts no question accounts for
         self.barge_in_samples: list[int] = []  # loop.barge_ins, as recording positions
         self.pause_samples: list[int] = []  # loop.holds (speaker paused), likewise
@@ -459,6 +465,11 @@ def run_live(
         bench.speaker_pauses, bench.false_pauses = len(loop.holds), loop.false_holds
         bench.replies_ahead = loop.replies_ahead
         bench.replies_ahead_dropped = loop.replies_ahead_dropped
+        # Each stream Parley opened (a refresh opens a new one): how often it ended by
+        # itself, or went quiet, and was reopened at once.
+        bench.stream_stalls = sum(s.stalls for s in streams)
+        bench.stream_revivals = sum(s.revivals for s in streams) - bench.stream_stalls
+        bench.stream_refreshes = len(streams) - 1
         return bench
     finally:
         audio.stop()
@@ -687,6 +698,9 @@ def report(bench: Bench, wer_raw: float) -> dict:
         ),
         "worst_match": min((p.extra["match"] for p in played), default=None),
         "audio_latency_ms": round(bench.latency_ms, 1),
+        "stream_ended_and_reopened": bench.stream_revivals,
+        "stream_went_quiet_and_reopened": bench.stream_stalls,
+        "stream_refreshed_while_idle": bench.stream_refreshes,
         "targets": TARGETS,
         "questions": [
             {
@@ -797,6 +811,11 @@ def print_table(r: dict) -> None:
         f"speaker paused on a sound {r['speaker_pauses']} (not a voice: {r['false_pauses']}), "
         f"replies begun at a pause {r['replies_ahead']} (dropped: {r['replies_ahead_dropped']})"
     )
+    print(
+        f"audio stream reopened: ended by itself {r['stream_ended_and_reopened']}, went quiet "
+        f"{r['stream_went_quiet_and_reopened']}; refreshed while idle "
+        f"{r['stream_refreshed_while_idle']}"
+    )
     if r["self_barge_ins"]:
         after = ", ".join(
             "silent" if ms is None else f"{ms}" for ms in r["self_barge_ins_after_ms"]
@@ -846,12 +865,19 @@ def main() -> int:
         default=ECHO_GAIN_DB,
         help="the speaker's leak into the microphone (dB; -10 a laptop, -20 a quieter one)",
     )
+    parser.add_argument(
+        "--punctuation-ends-turns",
+        action="store_true",
+        help="judge pauses by whisper's punctuation, as before the chat model judged them",
+    )
     args = parser.parse_args()
     for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
         if not shutil.which(tool):
             sys.exit(f"bench: {tool} not found (Debian: pulseaudio pulseaudio-utils)")
 
-    settings = Settings(temperature=0.0, threads=args.threads)  # greedy: same replies
+    settings = Settings(  # greedy: same replies
+        temperature=0.0, threads=args.threads, turn_end_by_model=not args.punctuation_ends_turns
+    )
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
         wavs = load_corpus(args.corpus, scratch_dir, args.voices)

@@ -74,6 +74,9 @@ def test_voice_benchmark_measures_a_live_session(tmp_path):
         "600": 1,
     }
     assert 0 <= report["wer_paused"] <= 1
+    for key in ("stream_ended_and_reopened", "stream_went_quiet_and_reopened"):
+        assert report[key] >= 0
+    assert report["stream_refreshed_while_idle"] >= 0
 
 
 @pytest.mark.slow

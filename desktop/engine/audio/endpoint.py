@@ -77,7 +77,9 @@ class EndpointSettings:
     barge_in_frames: int = 3
     pre_roll_ms: float = 320.0
     short_silence_ms: float = 320.0  # after a complete sentence
-    long_silence_ms: float = 800.0  # not known to be either (no words judged yet)
+    # Could be either: long enough for a one-second pause to think (a 1.0 s pause on
+    # the live benchmark was 0.95-1.0 s of silent frames), short of the longest wait.
+    long_silence_ms: float = 1100.0
     # Mid-sentence: a user who pauses up to a second to think must not be answered
     # half a question (bench/voice_latency.py --paused); margin for 1.2 s pauses.
     incomplete_silence_ms: float = 1400.0

@@ -401,9 +401,9 @@ class DuplexStream(QueuedSpeaker):
             if silent_s > STALL_S:
                 self.stalls += 1
                 log.warning("audio: no audio from the device for %.1f s; reopening it", silent_s)
-                self._revive(stream)
+                self._revive(stream, "stopped calling back")
 
-    def _revive(self, dead: object) -> None:
+    def _revive(self, dead: object, why: str = "ended by itself (an underrun?)") -> None:
         """The stream ended by itself: open it again at once, keeping the speech queued.
 
         PortAudio's ALSA stream gives up after an xrun through PulseAudio's plugin
@@ -435,9 +435,9 @@ class DuplexStream(QueuedSpeaker):
         if failure is None:
             self._revived_at.append(now)
             self.revivals += 1
-            log.warning("audio: the stream ended by itself (an underrun?); reopened at once")
+            log.warning("audio: the stream %s; reopened at once", why)
             return
-        log.warning("audio: the stream ended by itself and is not reopened: %s", failure)
+        log.warning("audio: the stream %s and is not reopened: %s", why, failure)
         self._blocks.put(None)
         if self._on_failure is not None:
             self._on_failure(AudioError("the audio device stopped (unplugged?)"))

@@ -533,12 +533,13 @@ class VoiceLoop:
             raise
         if pause_id != self._replies.pause_id:
             return text  # the user spoke again meanwhile: this is not where they stop
-        self._judged(pause_id, self._judge_ending(text))
         if text:
             self._emit(Transcript(text, final=False))
         if any(ch.isalnum() for ch in text):
-            # Whatever the silence window: the reply waits for the endpoint anyway.
+            # Whatever the verdict: the reply waits for the endpoint anyway, and begun
+            # first, it is not held up by the judging (which the endpoint waits for).
             self._begin_reply_ahead(text, pause_id, began_at)
+        self._judged(pause_id, self._judge_ending(text))
         return text
 
     def _judged(self, pause_id: int, ending: Ending) -> None:
