@@ -1,12 +1,52 @@
 """DuplexStream on a real sound server (tests/audio_server.py): PortAudio, ALSA's
 pulse plugin and PulseAudio, as on a desktop."""
 
+import threading
 import time
 
 import numpy as np
 
-from desktop.engine.audio.streams import DuplexStream, find_devices
+from desktop.engine.audio.streams import STALL_S, DuplexStream, find_devices
 from tests.audio_server import RATE, SPEAKER_CHANNEL, read_wav
+
+
+def play_a_reply_and_break_the_stream(
+    virtual_audio, tmp_path, breaks_once, wait_s: float, unbreak=lambda: None
+):
+    """Play a 2 s tone as the reply; 0.6 s in, PortAudio's next callback runs
+    ``breaks_once()`` instead (the only fake part); ``unbreak()`` comes before the
+    stream stops. Returns the stream, the failures it reported, and the 10 ms
+    stretches of the speaker where the tone sounded."""
+    failures, break_now = [], []
+    stream = DuplexStream(find_devices(), lambda mic, played: None, failures.append)
+    callback = stream._callback
+
+    def portaudio_calls(*args):
+        if break_now:
+            break_now.clear()
+            breaks_once()
+            return
+        callback(*args)
+
+    stream._callback = portaudio_calls
+    tone = (0.5 * np.sin(2 * np.pi * 600 * np.arange(2 * RATE) / RATE)).astype(np.float32)
+    recorder = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
+    stream.start()
+    try:
+        stream.play(tone, RATE)
+        time.sleep(0.6)
+        break_now.append(True)
+        deadline = time.monotonic() + wait_s
+        while stream.queued_seconds > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        unbreak()
+        stream.stop()
+    speaker = read_wav(recorder.stop())[0][:, SPEAKER_CHANNEL]
+    window = RATE // 100
+    blocks = speaker[: speaker.size // window * window].reshape(-1, window)
+    return stream, failures, np.sqrt(np.mean(blocks**2, axis=1)) > 0.1
 
 
 def test_a_stream_that_ends_by_itself_mid_reply_is_reopened_and_plays_on(virtual_audio, tmp_path):
@@ -14,39 +54,17 @@ def test_a_stream_that_ends_by_itself_mid_reply_is_reopened_and_plays_on(virtual
     (its poll fails and PortAudio's thread ends: seen in the benchmarks, and once in
     CI). What DuplexStream sees is PortAudio's thread ending with a finished callback
     it did not ask for. Here that thread is ended by its callback raising
-    CallbackAbort once, the only fake part; the reply queued on the speaker must
-    play on after a short gap, and no failure is reported."""
+    CallbackAbort once; the reply queued on the speaker must play on after a short
+    gap, and no failure is reported."""
     import sounddevice as sd
 
-    failures, end_now = [], []
-    stream = DuplexStream(find_devices(), lambda mic, played: None, failures.append)
-    callback = stream._callback
+    def abort():
+        raise sd.CallbackAbort  # as if ALSA had given up
 
-    def dies_once(*args):
-        if end_now:
-            end_now.clear()
-            raise sd.CallbackAbort
-        callback(*args)
-
-    stream._callback = dies_once
-    tone = (0.5 * np.sin(2 * np.pi * 600 * np.arange(2 * RATE) / RATE)).astype(np.float32)
-    recorder = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
-    stream.start()
-    try:
-        stream.play(tone, RATE)  # a 2 s reply
-        time.sleep(0.6)
-        end_now.append(True)  # as if ALSA had given up
-        deadline = time.monotonic() + 5
-        while stream.queued_seconds > 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-    finally:
-        stream.stop()
-    speaker = read_wav(recorder.stop())[0][:, SPEAKER_CHANNEL]
-    assert failures == [] and stream.revivals == 1
-    window = RATE // 100
-    blocks = speaker[: speaker.size // window * window].reshape(-1, window)
-    sounding = np.sqrt(np.mean(blocks**2, axis=1)) > 0.1  # 10 ms stretches of the tone
+    stream, failures, sounding = play_a_reply_and_break_the_stream(
+        virtual_audio, tmp_path, abort, wait_s=5
+    )
+    assert failures == [] and stream.revivals == 1 and stream.stalls == 0
     heard_s = np.count_nonzero(sounding) / 100
     assert heard_s > 1.8, f"only {heard_s:.2f} s of the 2 s reply was heard"
     first, last = np.flatnonzero(sounding)[[0, -1]]
@@ -56,44 +74,19 @@ def test_a_stream_that_ends_by_itself_mid_reply_is_reopened_and_plays_on(virtual
 def test_a_stream_that_stops_calling_back_is_reopened_and_plays_on(virtual_audio, tmp_path):
     """A stream can stay open and go quiet: no callback, no block, no finished callback
     (seen once in CI: the engine burned a core and heard nothing for minutes). Here
-    PortAudio's thread is held inside one callback, the only fake part; the watchdog
-    must reopen the stream, and the reply queued on the speaker plays on."""
-    import threading
-
+    PortAudio's thread is held inside one callback; the watchdog must reopen the
+    stream, and the reply queued on the speaker plays on."""
     import sounddevice as sd
 
-    from desktop.engine.audio.streams import STALL_S
+    release = threading.Event()
 
-    failures, stall_now, release = [], [], threading.Event()
-    stream = DuplexStream(find_devices(), lambda mic, played: None, failures.append)
-    callback = stream._callback
+    def hang():
+        release.wait(30)  # PortAudio's thread stuck, as in a poll that never returns
+        raise sd.CallbackAbort
 
-    def sticks_once(*args):
-        if stall_now:
-            stall_now.clear()
-            release.wait(30)  # PortAudio's thread stuck, as in a poll that never returns
-            raise sd.CallbackAbort
-        callback(*args)
-
-    stream._callback = sticks_once
-    tone = (0.5 * np.sin(2 * np.pi * 600 * np.arange(2 * RATE) / RATE)).astype(np.float32)
-    recorder = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
-    stream.start()
-    try:
-        stream.play(tone, RATE)  # a 2 s reply
-        time.sleep(0.6)
-        stall_now.append(True)
-        deadline = time.monotonic() + STALL_S + 6
-        while stream.queued_seconds > 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-    finally:
-        release.set()
-        stream.stop()
-    speaker = read_wav(recorder.stop())[0][:, SPEAKER_CHANNEL]
+    stream, failures, sounding = play_a_reply_and_break_the_stream(
+        virtual_audio, tmp_path, hang, wait_s=STALL_S + 6, unbreak=release.set
+    )
     assert failures == [] and stream.stalls == 1
-    window = RATE // 100
-    blocks = speaker[: speaker.size // window * window].reshape(-1, window)
-    sounding = np.sqrt(np.mean(blocks**2, axis=1)) > 0.1
     heard_s = np.count_nonzero(sounding) / 100
     assert heard_s > 1.7, f"only {heard_s:.2f} s of the 2 s reply was heard"
