@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 LIVE_FIELDS = frozenset({"temperature", "max_tokens", "system_prompt", "hands_free"})
 # Only the window uses these; the engine never sees them.
 WINDOW_FIELDS = frozenset({"caption_mode", "caption_size", "keep_history"})
+# Read only by `parley hub` (its own process): the window's engine need not restart.
+HUB_FIELDS = frozenset({"satellites"})
 
 STARTER_LABEL = "Starter model"
 SYSTEM_DEFAULT_LABEL = "System default"
@@ -69,7 +71,7 @@ def needs_engine_restart(old: Settings, new: Settings) -> bool:
     other change (models, devices, threads, context size...) is read when the
     engine loads, so it only takes effect after a restart.
     """
-    skip = LIVE_FIELDS | WINDOW_FIELDS
+    skip = LIVE_FIELDS | WINDOW_FIELDS | HUB_FIELDS
     return any(
         getattr(old, f.name) != getattr(new, f.name) for f in fields(Settings) if f.name not in skip
     )
@@ -193,6 +195,7 @@ class SettingsDialog(QDialog):
         column.addWidget(self._answers_section())
         column.addWidget(self._performance_section())
         column.addWidget(self._remote_section())
+        column.addWidget(self._devices_section())
         column.addStretch()
         scroll = QScrollArea()
         scroll.setWidget(sections)
@@ -285,6 +288,13 @@ class SettingsDialog(QDialog):
         )
         self.echo_cancellation.setToolTip(ECHO_TOOLTIP)
         self.echo_cancellation.setAccessibleDescription(ECHO_TOOLTIP)
+        self.turn_end_by_model = _check(
+            "turn_end_by_model", "&Wait when a sentence sounds unfinished"
+        )
+        self.turn_end_by_model.setToolTip(
+            "The chat model reads your words at each pause: after 'What is the capital' "
+            "Parley waits longer for the rest. Off: whisper's punctuation decides."
+        )
 
         form = QFormLayout()
         self._row(form, "&Input device:", self.input_device)
@@ -297,6 +307,7 @@ class SettingsDialog(QDialog):
             form.addRow(self.device_note)
         self._row(form, None, self.hands_free)
         self._row(form, None, self.echo_cancellation)
+        self._row(form, None, self.turn_end_by_model)
         return self._group("Voice && audio", form)
 
     def _answers_section(self) -> QGroupBox:
@@ -376,6 +387,21 @@ class SettingsDialog(QDialog):
         self._row(form, "API &key:", self.remote_api_key)
         return self._group("Bigger machine (optional)", form)
 
+    def _devices_section(self) -> QGroupBox:
+        """Glasses, hearing-aid streamers and other Wyoming satellites for `parley hub`."""
+        self.satellites = QPlainTextEdit()
+        self.satellites.setObjectName("satellites")
+        self.satellites.setTabChangesFocus(True)
+        self.satellites.setFixedHeight(70)
+        self.satellites.setPlaceholderText("one a line, e.g. tcp://glasses.local:10700")
+        self.satellites.setToolTip(
+            "parley hub connects to these devices (wyoming-satellite), listens and "
+            "answers through them; only they may be reached over the network"
+        )
+        form = QFormLayout()
+        self._row(form, "&Glasses and other satellites:", self.satellites)
+        return self._group("Devices", form)
+
     def _button_box(self) -> QDialogButtonBox:
         box = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -436,6 +462,7 @@ class SettingsDialog(QDialog):
         )
         self.hands_free.setChecked(settings.hands_free)
         self.echo_cancellation.setChecked(settings.echo_cancellation)
+        self.turn_end_by_model.setChecked(settings.turn_end_by_model)
         self.temperature.setValue(settings.temperature)
         # A saved value above the usual range is kept rather than silently clamped.
         self.context_size.setMaximum(max(CONTEXT_MAX, settings.context_size))
@@ -449,6 +476,7 @@ class SettingsDialog(QDialog):
         self.remote_url.setText(settings.remote_url)
         self.remote_model.setText(settings.remote_model)
         self.remote_api_key.setText(settings.remote_api_key)
+        self.satellites.setPlainText("\n".join(settings.satellites))
 
     def _values(self) -> dict[str, object]:
         """The widgets' values, as ``Settings`` field names."""
@@ -460,6 +488,7 @@ class SettingsDialog(QDialog):
             "output_device": self.output_device.currentData(),
             "hands_free": self.hands_free.isChecked(),
             "echo_cancellation": self.echo_cancellation.isChecked(),
+            "turn_end_by_model": self.turn_end_by_model.isChecked(),
             "temperature": self.temperature.value(),
             "max_tokens": self.max_tokens.value(),
             "context_size": self.context_size.value(),
@@ -470,4 +499,7 @@ class SettingsDialog(QDialog):
             "remote_url": self.remote_url.text().strip(),
             "remote_model": self.remote_model.text().strip(),
             "remote_api_key": self.remote_api_key.text().strip(),
+            "satellites": tuple(
+                line.strip() for line in self.satellites.toPlainText().splitlines() if line.strip()
+            ),
         }

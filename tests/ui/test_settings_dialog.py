@@ -35,6 +35,7 @@ FIELDS = [
     "output_device",
     "hands_free",
     "echo_cancellation",
+    "turn_end_by_model",
     "temperature",
     "max_tokens",
     "context_size",
@@ -42,6 +43,7 @@ FIELDS = [
     "reset_prompt",
     "threads",
     "stt_short_window",
+    "satellites",
 ]
 
 
@@ -459,3 +461,35 @@ def test_a_remote_url_without_a_scheme_is_refused(qtbot, open_dialog):
     qtbot.keyClicks(dialog.remote_url, "big-pc:8080")
     click_ok(qtbot, dialog)
     assert dialog.isVisible() and "remote_url must start with http" in dialog.error.text()
+
+
+def test_devices_for_the_hub_round_trip_without_restarting_the_engine(qtbot, open_dialog):
+    dialog = open_dialog(Settings())
+    dialog.satellites.setFocus()
+    qtbot.keyClicks(dialog.satellites, "tcp://glasses.local:10700")
+    qtbot.keyClick(dialog.satellites, Qt.Key.Key_Return)
+    qtbot.keyClicks(dialog.satellites, "  tcp://10.0.0.7:10700  ")
+    qtbot.keyClick(dialog.satellites, Qt.Key.Key_Return)
+    click_ok(qtbot, dialog)
+    new = accepted(dialog)
+    assert new.satellites == ("tcp://glasses.local:10700", "tcp://10.0.0.7:10700")
+    assert not needs_engine_restart(Settings(), new)  # only `parley hub` reads them
+    again = open_dialog(new)
+    assert again.satellites.toPlainText().splitlines() == list(new.satellites)
+
+
+def test_a_device_without_a_port_is_refused(qtbot, open_dialog):
+    dialog = open_dialog(Settings())
+    qtbot.keyClicks(dialog.satellites, "glasses.local")
+    click_ok(qtbot, dialog)
+    assert dialog.isVisible() and "tcp://HOST:PORT" in dialog.error.text()
+
+
+def test_judging_unfinished_sentences_can_be_turned_off(qtbot, open_dialog):
+    dialog = open_dialog(Settings())
+    assert dialog.turn_end_by_model.isChecked()
+    qtbot.mouseClick(dialog.turn_end_by_model, Qt.MouseButton.LeftButton)
+    click_ok(qtbot, dialog)
+    new = accepted(dialog)
+    assert new.turn_end_by_model is False
+    assert needs_engine_restart(Settings(), new)  # the engine loads the judge at start
