@@ -554,7 +554,11 @@ class VoiceLoop:
         scorer = getattr(self.assistant, "turn_end", None)
         if scorer is None:
             return punctuation_ending(text)
-        probability = scorer.probability(text)
+        try:
+            probability = scorer.probability(text)
+        except RuntimeError:  # llama.cpp failed to decode: the turn goes on without it
+            log.warning("could not judge the pause's words; punctuation decides", exc_info=True)
+            return punctuation_ending(text)
         ending = ending_of(probability)
         if probability is not None:
             log.debug("pause after %r: sentence end %.4f, %s", text, probability, ending.value)

@@ -493,3 +493,21 @@ def test_a_finished_question_ends_on_the_models_word_not_the_ceiling(fresh, ques
     heard = session.of(Heard)
     assert len(heard) == 1 and len(session.of(TurnResult)) == 1
     assert heard[0].endpoint_ms < 2500, heard[0]
+
+
+def test_a_judge_that_fails_leaves_the_turn_to_punctuation(fresh, question, monkeypatch):
+    """llama.cpp failing to score a pause must not hold the endpoint at its longest
+    wait or lose the turn: whisper's punctuation decides that pause."""
+
+    def broken(text):
+        raise RuntimeError("llama_decode returned 1")
+
+    monkeypatch.setattr(fresh.turn_end, "probability", broken)
+    endpoint = EndpointSettings(
+        short_silence_ms=320, long_silence_ms=3000, incomplete_silence_ms=3000
+    )
+    mic = np.concatenate([silence(1), question, silence(5)])
+    session = Session(fresh, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
+    heard = session.of(Heard)
+    assert len(heard) == 1 and len(session.of(TurnResult)) == 1
+    assert heard[0].endpoint_ms < 2500, heard[0]  # "…France?" is punctuated: 320 ms
