@@ -162,8 +162,7 @@ def load_turn_end(backend: object, system_prompt: str, threads: int = 1) -> Turn
         return None
     try:
         scorer = TurnEndScorer(backend, system_prompt, threads)
-        scorer.probability("What is the capital of France")  # warm
-        scorer.probability("What is the capital of France")
+        scorer.probability("What is the capital of France")  # the first is no slower
     except (ValueError, RuntimeError, OSError) as exc:
         log.info("turn ends are judged by punctuation: %s", exc)
         return None

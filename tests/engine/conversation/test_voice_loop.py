@@ -482,17 +482,21 @@ def test_a_pause_to_think_mid_sentence_is_not_taken_for_the_end(fresh, paused_qu
     assert not played[STT_RATE:pause_end].any(), "Parley spoke in the pause"
 
 
-def test_a_finished_question_ends_on_the_models_word_not_the_ceiling(fresh, question):
-    """A whole question judged complete ends after the short window; the others are set
-    to 3 s here so that a turn that waited for one of them cannot pass for it."""
+def endpoint_wait_of_a_whole_question(assistant, question) -> float:
+    """The endpoint wait of one spoken whole question, with every window but the short
+    one set to 3 s, so that a turn that waited for one of them cannot pass for it."""
     endpoint = EndpointSettings(
         short_silence_ms=320, long_silence_ms=3000, incomplete_silence_ms=3000
     )
     mic = np.concatenate([silence(1), question, silence(5)])
-    session = Session(fresh, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
+    session = Session(assistant, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
     heard = session.of(Heard)
     assert len(heard) == 1 and len(session.of(TurnResult)) == 1
-    assert heard[0].endpoint_ms < 2500, heard[0]
+    return heard[0].endpoint_ms
+
+
+def test_a_finished_question_ends_on_the_models_word_not_the_ceiling(fresh, question):
+    assert endpoint_wait_of_a_whole_question(fresh, question) < 2500
 
 
 def test_a_judge_that_fails_leaves_the_turn_to_punctuation(fresh, question, monkeypatch):
@@ -503,11 +507,5 @@ def test_a_judge_that_fails_leaves_the_turn_to_punctuation(fresh, question, monk
         raise RuntimeError("llama_decode returned 1")
 
     monkeypatch.setattr(fresh.turn_end, "probability", broken)
-    endpoint = EndpointSettings(
-        short_silence_ms=320, long_silence_ms=3000, incomplete_silence_ms=3000
-    )
-    mic = np.concatenate([silence(1), question, silence(5)])
-    session = Session(fresh, mic, echo_cancellation=False, endpoint=endpoint).run(turns=1)
-    heard = session.of(Heard)
-    assert len(heard) == 1 and len(session.of(TurnResult)) == 1
-    assert heard[0].endpoint_ms < 2500, heard[0]  # "…France?" is punctuated: 320 ms
+    # "…France?" is punctuated: the short window
+    assert endpoint_wait_of_a_whole_question(fresh, question) < 2500
