@@ -56,6 +56,9 @@ class Settings:
     caption_size: int = 28  # points
     keep_history: bool = True  # save each turn to the history database on this device
     satellites: tuple[str, ...] = ()  # Wyoming satellites the hub connects to: tcp://HOST:PORT
+    local_intents: bool = True  # the time, timers, reminders... answered without the LLM
+    voice_rate: float = 1.0  # the voice's pace ("speak slower": 1/1.2 of it)
+    voice_gain_db: float = 0.0  # "louder" / "quieter", in 3 dB steps
 
     def __post_init__(self) -> None:
         if self.threads < 0:
@@ -76,6 +79,10 @@ class Settings:
             raise ConfigError(f"caption_size must be between 14 and 72, not {self.caption_size}")
         for uri in self.satellites:
             satellite_address(uri)
+        if not 0.5 <= self.voice_rate <= 2.0:
+            raise ConfigError(f"voice_rate must be between 0.5 and 2, not {self.voice_rate}")
+        if not -18.0 <= self.voice_gain_db <= 9.0:
+            raise ConfigError(f"voice_gain_db must be between -18 and 9, not {self.voice_gain_db}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"temperature must be between 0 and 2, not {self.temperature}")
 
@@ -86,6 +93,13 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def remember_settings(values: dict[str, object], path: Path | None = None) -> Settings:
+    """Keep settings changed by voice ("speak slower") in the settings file."""
+    settings = load_settings(path).replace(**values)
+    save_settings(settings, path)
+    return settings
 
 
 def satellite_address(uri: str) -> tuple[str, int]:

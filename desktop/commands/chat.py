@@ -12,10 +12,11 @@ import signal
 import sys
 import threading
 
-from desktop.commands.common import with_remote
+from desktop.commands.common import alarm_line, keep_spoken_settings, with_remote
 from desktop.config import Settings, load_settings
+from desktop.engine.conversation.alarms import start_timer_clock, stop_timer_clock
 from desktop.engine.conversation.turn import Assistant
-from desktop.engine.events import Event, Notice, Speech, Token
+from desktop.engine.events import Event, Notice, SettingsChanged, Speech, Token
 from desktop.engine.loading import load_assistant
 from desktop.errors import AudioError, ParleyError
 from desktop.history.recorder import Recorder
@@ -96,6 +97,27 @@ def _chat(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> i
     )
     _resume(recorder, assistant)
     print(HELP, file=sys.stderr)
+    clock = start_timer_clock(assistant, _ring_in_terminal(assistant, player))
+    try:
+        return _converse(assistant, recorder, player)
+    finally:
+        stop_timer_clock(assistant, clock)
+
+
+def _ring_in_terminal(assistant: Assistant, player: object):  # noqa: ANN202
+    """A timer rings at the prompt: printed, and spoken with --voice."""
+    from desktop.engine.skills.skills import ring_words
+
+    def ring(timer, late_s: float) -> None:  # noqa: ANN001
+        words = ring_words(timer, late_s)
+        print(f"\n{alarm_line(words)}", flush=True)
+        if player is not None and assistant.tts is not None:
+            player.play(assistant.tts.synthesize(words), assistant.tts.sample_rate)
+
+    return ring
+
+
+def _converse(assistant: Assistant, recorder: Recorder, player: object) -> int:
 
     def on_event(event: Event) -> None:
         if isinstance(event, Token) and not event.reasoning:
@@ -105,6 +127,8 @@ def _chat(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> i
             player.play(event.audio, event.sample_rate)
         elif isinstance(event, Notice):
             print(f"\n[{event.message}]", file=sys.stderr)
+        elif isinstance(event, SettingsChanged):
+            keep_spoken_settings(event.values)
 
     while True:
         try:

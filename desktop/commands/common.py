@@ -36,3 +36,18 @@ def print_json(data: object) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def keep_spoken_settings(values: dict) -> None:
+    """Save settings the user changed by voice ("speak slower"); say so if it fails."""
+    from desktop.config import remember_settings
+    from desktop.errors import ConfigError
+
+    try:
+        remember_settings(values)
+    except ConfigError as exc:
+        print(f"parley: {exc.one_line()}", file=sys.stderr)
+
+
+def alarm_line(text: str) -> str:
+    return f"⏰ {text}"

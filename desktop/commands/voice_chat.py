@@ -10,14 +10,17 @@ from __future__ import annotations
 import sys
 import threading
 
+from desktop.commands.common import alarm_line, keep_spoken_settings
 from desktop.engine.audio.streams import DuplexStream, find_devices
 from desktop.engine.conversation.turn import Assistant
 from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import (
+    Alarm,
     Event,
     Failure,
     Heard,
     Notice,
+    SettingsChanged,
     State,
     Token,
     Transcript,
@@ -78,6 +81,9 @@ class TerminalView:
                 self.in_reply = False
         elif isinstance(event, Heard):
             print(f"  ({heard_line(event)})", file=self.status, flush=True)
+        elif isinstance(event, Alarm):
+            self.out.write(f"\n{alarm_line(event.text)}\n")
+            self.out.flush()
         elif isinstance(event, Notice | Failure):
             hint = f" ({event.hint})" if isinstance(event, Failure) and event.hint else ""
             print(f"\nparley: {event.message}{hint}", file=self.status, flush=True)
@@ -106,6 +112,8 @@ def run_voice_chat(
     def show_and_save(event: Event) -> None:
         if recorder is not None and isinstance(event, TurnResult):
             recorder.record(event)
+        if isinstance(event, SettingsChanged):
+            keep_spoken_settings(event.values)
         view(event)
 
     loop = VoiceLoop(

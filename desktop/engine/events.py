@@ -95,6 +95,24 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class SettingsChanged:
+    """The user changed a setting by voice ("speak slower"): the front keeps it."""
+
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A timer or reminder rang: ``text`` is what Parley says. ``late_ms``: from its due
+    second to the chime's first sample on the speaker (to when it rang, without one)."""
+
+    timer_id: int
+    title: str
+    text: str
+    late_ms: float
+
+
+@dataclass(frozen=True)
 class Failure:
     """A turn ended with an error the user can read."""
 
@@ -112,6 +130,7 @@ class TurnResult:
     timings: dict[str, float | None]
     models: dict[str, str | None]
     cancelled: bool = False
+    intent: str = ""  # answered by a local intent (skills/), not the chat model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +146,8 @@ Event = (
     | Timing
     | Heard
     | Notice
+    | SettingsChanged
+    | Alarm
     | Failure
     | TurnResult
 )

@@ -12,8 +12,11 @@ from desktop.engine.conversation.turn_end import load_turn_end
 from desktop.engine.llm.backend import SamplingOptions
 from desktop.engine.llm.llama import LlamaCppBackend
 from desktop.engine.llm.remote import FallbackBackend, RemoteBackend, RemoteError
+from desktop.engine.skills.skills import Skills, VoicePace
+from desktop.engine.skills.timers import TimerStore
 from desktop.engine.speech.stt import Transcriber
 from desktop.engine.speech.tts import Synthesizer
+from desktop.errors import ParleyError
 from desktop.library import registry
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,25 @@ def load_assistant(
     if need_tts:
         entry = registry.resolve("tts", settings)
         say(f"loading voice ({entry.name})")
-        tts = Synthesizer(entry.path, threads=threads["tts"])
+        tts = Synthesizer(
+            entry.path,
+            threads=threads["tts"],
+            rate=settings.voice_rate,
+            gain_db=settings.voice_gain_db,
+        )
         models["tts"] = str(entry.path)
-    return Assistant(llm, stt, tts, settings.system_prompt, models=models, turn_end=turn_end)
+    skills = load_skills(settings) if settings.local_intents else None
+    return Assistant(
+        llm, stt, tts, settings.system_prompt, models=models, turn_end=turn_end, skills=skills
+    )
+
+
+def load_skills(settings: Settings) -> Skills | None:
+    """The local intents and the timers file; None (and a log line) if they cannot load:
+    Parley still answers through the chat model."""
+    try:
+        return Skills(TimerStore(), VoicePace(settings.voice_rate, settings.voice_gain_db))
+    except (ParleyError, ImportError) as exc:
+        message = exc.one_line() if isinstance(exc, ParleyError) else str(exc)
+        log.warning("local intents are off: %s", message)
+        return None

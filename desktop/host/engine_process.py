@@ -20,9 +20,12 @@ from typing import IO
 
 from desktop import native_heap
 from desktop.config import Settings
+from desktop.engine.conversation.alarms import start_timer_clock, stop_timer_clock
 from desktop.engine.conversation.turn import Assistant
-from desktop.engine.events import Event, Failure, Notice, Speech, State
+from desktop.engine.events import Alarm, Event, Failure, Notice, Speech, State
 from desktop.engine.llm.backend import Message
+from desktop.engine.skills.skills import ring_words
+from desktop.engine.skills.timers import Timer
 from desktop.errors import AudioError, ParleyError
 from desktop.host.messages import (
     Ask,
@@ -87,6 +90,14 @@ class TextTurns:
         self._questions: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="parley-text-turns", daemon=True)
         self._thread.start()
+        self._timer_clock = start_timer_clock(assistant, self._ring)
+
+    def _ring(self, timer: Timer, late_s: float) -> None:
+        words = ring_words(timer, late_s)
+        self.emit(Alarm(timer.id, timer.title, words, round(late_s * 1000.0, 1)))
+        tts = self.assistant.tts
+        if self.player is not None and tts is not None:
+            self.player.play(tts.synthesize(words), tts.sample_rate)
 
     def ask(self, text: str) -> None:
         self.stop_speaking()
@@ -98,6 +109,7 @@ class TextTurns:
             self.player.stop()
 
     def stop(self) -> None:
+        stop_timer_clock(self.assistant, self._timer_clock)
         self.stop_speaking()
         self._questions.put(None)
         self._thread.join(timeout=15)

@@ -18,10 +18,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from desktop.config import remember_settings
 from desktop.engine.conversation.turn import Assistant
 from desktop.engine.conversation.voice_loop import VoiceLoop
 from desktop.engine.events import Event as EngineEvent
-from desktop.engine.events import TurnResult
+from desktop.engine.events import SettingsChanged, TurnResult
+from desktop.errors import ConfigError
 from desktop.history.recorder import Recorder
 from desktop.satellites import wyoming
 from desktop.satellites.link import DeviceStatus, SatelliteLink
@@ -118,12 +120,19 @@ class Hub:
                 base.system_prompt,
                 models=dict(base.models),
                 turn_end=base.turn_end,  # thread-safe: it has a context and a lock of its own
+                skills=base.skills,  # one timers file; each timer rings on its own device
+                device=key,
             )
         return self._conversations[key]
 
     def _event(self, status: DeviceStatus, event: EngineEvent) -> None:
         if isinstance(event, TurnResult):
             self._record(status, event)
+        elif isinstance(event, SettingsChanged):
+            try:
+                remember_settings(event.values)  # "speak slower" on any device: the voice
+            except ConfigError as exc:
+                log.warning("%s", exc.one_line())
         self._on_event(status, event)
 
     def _status(self, status: DeviceStatus, message: str) -> None:

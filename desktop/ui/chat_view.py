@@ -38,6 +38,7 @@ def timing_line(timings: dict[str, float | None]) -> str:
     parts = []
     for key, words in (
         ("stt_ms", "transcribed in"),
+        ("intent_ms", "answered on this device in"),
         ("llm_first_token_ms", "first word"),
         ("first_audio_ms", "first clause"),
     ):
@@ -80,7 +81,9 @@ class Bubble(QFrame):
         layout.addWidget(self.reasoning_toggle, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.reasoning)
         self.body = _text_label(text, name="body")
-        self.body.setAccessibleName("Your message" if who == "user" else "Parley's reply")
+        self.body.setAccessibleName(
+            {"user": "Your message", "alarm": "A timer rang"}.get(who, "Parley's reply")
+        )
         layout.addWidget(self.body)
         self.footer = QLabel()
         self.footer.setObjectName("timings")
@@ -181,9 +184,13 @@ class ChatView(QScrollArea):
 
     def note_heard(self, voice_to_voice_ms: float) -> None:
         """On the reply being spoken (the first sound often plays after it is written)."""
-        replies = [b for b in self.bubbles if b.who != "user"]
+        replies = [b for b in self.bubbles if b.who == "parley"]
         if replies:
             replies[-1].note_heard(voice_to_voice_ms)
+
+    def add_alarm(self, text: str) -> Bubble:
+        """A timer or reminder rang: shown apart from the reply being written."""
+        return self._append(Bubble("alarm", f"⏰ {text}"))
 
     def clear(self) -> None:
         for bubble in self.bubbles:

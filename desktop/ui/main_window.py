@@ -37,10 +37,12 @@ from PySide6.QtWidgets import (
 from desktop import __version__, paths
 from desktop.config import Settings, save_settings
 from desktop.engine.events import (
+    Alarm,
     Failure,
     Heard,
     Level,
     Notice,
+    SettingsChanged,
     State,
     Token,
     Transcript,
@@ -113,6 +115,7 @@ class MainWindow(QMainWindow):
         self.recorder = Recorder.open(settings.keep_history, self._history_problem)
         self.bridge.host.recorder = self.recorder
         self._build_history()
+        self._build_timers()
         self._build_menus()
         self.tray = Tray(self) if Tray.available() else None
         if self.tray is not None:
@@ -194,6 +197,29 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.resizeDocks([self.history_dock], [250], Qt.Orientation.Horizontal)
+
+    def _build_timers(self) -> None:
+        from desktop.engine.skills.timers import TimerStore
+        from desktop.errors import ParleyError
+        from desktop.ui.timers_panel import TimersPanel
+
+        try:
+            store = TimerStore()
+        except ParleyError as exc:
+            store = None
+            self.banner.show_error(exc.message, exc.hint)
+        self.timers = TimersPanel(store)
+        self.timers.failed.connect(lambda message: self.banner.show_error(sentence(message)))
+        self.timers_dock = QDockWidget("Timers", self)
+        self.timers_dock.setObjectName("timers_dock")
+        self.timers_dock.setWidget(self.timers)
+        self.timers_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.timers_dock)
+        self.timers.changed.connect(lambda count: self.timers_dock.setVisible(count > 0))
+        self.timers_dock.setVisible(self.timers.count > 0)
 
     def _history_problem(self, message: str) -> None:
         """The history could not be opened or written: say so once; talking goes on."""
@@ -293,6 +319,13 @@ class MainWindow(QMainWindow):
             self._on_ready(event)
         elif isinstance(event, Notice):
             self.statusBar().showMessage(sentence(event.message), NOTICE_MS)
+        elif isinstance(event, SettingsChanged):
+            self._save(self.settings.replace(**event.values))  # "speak slower", kept
+        elif isinstance(event, Alarm):
+            self.chat.add_alarm(event.text)
+            self.captions.parley_writes(event.text)
+            self.captions.reply_done()
+            self.timers.refresh()
         elif isinstance(event, Failure):
             self._interrupt_reply("failed")
             self.banner.show_error(event.message, event.hint)

@@ -1,4 +1,5 @@
-"""Earcons: the short chimes Parley plays when it starts and stops listening.
+"""Earcons: the short chimes Parley plays when it starts and stops listening, and
+when a timer rings.
 
 They are made here from sine tones, so the WAV files in resources/earcons can
 always be rebuilt and checked against this code. Each is two soft notes about
@@ -19,15 +20,21 @@ import numpy as np
 from desktop import paths
 from desktop.engine.audio.samples import write_wav
 
-EARCONS = ("listen_start", "listen_end")
+EARCONS = ("listen_start", "listen_end", "timer")
 RATE = 22_050
 PEAK_DBFS = -12.0
 
-E5, A5 = 659.26, 880.0
+E5, A5, CS6, E6 = 659.26, 880.0, 1108.73, 1318.51
 # Each earcon: (frequency in Hz, start in s, length in s) for each note.
 _NOTES = {
     "listen_start": ((E5, 0.000, 0.090), (A5, 0.060, 0.100)),
     "listen_end": ((A5, 0.000, 0.090), (E5, 0.060, 0.100)),
+    # A timer or reminder: a rising arpeggio, twice, before its spoken message.
+    "timer": tuple(
+        (freq, repeat * 0.55 + step * 0.11, 0.16)
+        for repeat in range(2)
+        for step, freq in enumerate((A5, CS6, E6))
+    ),
 }
 _ATTACK = 0.010  # s
 _RELEASE = 0.035  # s

@@ -20,6 +20,7 @@ from desktop.engine.conversation.turn_end import TurnEndScorer
 from desktop.engine.events import (
     Event,
     Notice,
+    SettingsChanged,
     Speech,
     State,
     Timing,
@@ -31,6 +32,7 @@ from desktop.engine.llm.backend import ChatBackend, Message
 from desktop.engine.llm.reasoning import ThinkSplitter
 from desktop.engine.llm.remote import BackendNotice
 from desktop.engine.os_threads import name_this_thread
+from desktop.engine.skills.skills import SkillReply, Skills
 from desktop.engine.speech.clauses import ClauseChunker
 from desktop.engine.speech.stt import Transcriber
 from desktop.engine.speech.tts import Synthesizer
@@ -140,11 +142,15 @@ class Assistant:
         system_prompt: str,
         models: dict[str, str | None] | None = None,
         turn_end: TurnEndScorer | None = None,
+        skills: Skills | None = None,
+        device: str = "",
     ) -> None:
         self.llm = llm
         self.stt = stt
         self.tts = tts
         self.turn_end = turn_end  # judges whether a pause ends the turn (live voice)
+        self.skills = skills  # intents answered without the LLM (the time, timers, ...)
+        self.device = device  # "" this computer; a satellite's name on the hub
         self.system_prompt = system_prompt
         self.models = models or {"llm": llm.description, "stt": None, "tts": None}
         self.messages: list[Message] = []
@@ -155,6 +161,18 @@ class Assistant:
         self.messages = (
             [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         )
+
+    def last_reply(self) -> str:
+        """What Parley said last in this conversation ("say that again")."""
+        for message in reversed(self.messages):
+            if message["role"] == "assistant" and message["content"]:
+                return message["content"]
+        return ""
+
+    def has_skill_for(self, text: str) -> bool:
+        """Whether ``text`` asks for an intent: such a turn acts (a timer is set), so
+        the voice loop must not begin it before the user has finished."""
+        return self.skills is not None and self.skills.match(text) is not None
 
     def _models_used(self) -> dict[str, str | None]:
         """The models of this turn: a remote backend may have handed it to the local one."""
@@ -224,6 +242,10 @@ class Assistant:
         if not text:
             raise ParleyError("there is no question to answer", "type or say something")
         emit(Transcript(text))
+        if self.skills is not None:
+            reply = self.skills.answer(text, last_reply=self.last_reply(), device=self.device)
+            if reply is not None:
+                return self._run_skill(text, reply, speak, cancel, emit, start, timings)
 
         messages, dropped = self.llm.fit_messages(
             self.messages + [{"role": "user", "content": text}]
@@ -299,6 +321,54 @@ class Assistant:
             timings=timings,
             models=self._models_used(),
             cancelled=cancelled,
+        )
+        emit(State("idle"))
+        emit(result)
+        return result
+
+    def _run_skill(
+        self,
+        text: str,
+        reply: SkillReply,
+        speak: bool,
+        cancel: threading.Event,
+        emit: EventSink,
+        start: float,
+        timings: dict[str, float | None],
+    ) -> TurnResult:
+        """Say an intent's answer: no LLM, the same events and speech as a reply."""
+        timings["intent_ms"] = _ms_since(start)
+        emit(Timing("intent", timings["intent_ms"]))
+        if reply.settings:
+            if self.tts is not None and self.skills is not None:
+                self.tts.set_pace(self.skills.pace.rate, self.skills.pace.gain_db)
+            emit(SettingsChanged(dict(reply.settings)))
+        if reply.text:
+            emit(Token(reply.text))
+        if speak and self.tts is not None and reply.text:
+            speech = _SpeechThread(self.tts, emit, cancel)
+            chunker = ClauseChunker()
+            for clause in [*chunker.feed(reply.text), *chunker.flush()]:
+                speech.say(clause)
+            speech.finish()
+            if speech.first_audio_at is not None:
+                timings["first_audio_ms"] = round((speech.first_audio_at - start) * 1000.0, 1)
+                emit(Timing("first_audio", timings["first_audio_ms"]))
+        timings["total_ms"] = _ms_since(start)
+        emit(Timing("total", timings["total_ms"]))
+        if reply.text:
+            self.messages = self.messages + [
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": reply.text},
+            ]
+        result = TurnResult(
+            transcript=text,
+            reply=reply.text,
+            reasoning="",
+            timings=timings,
+            models={**self._models_used(), "llm": None, "intent": reply.intent},
+            cancelled=cancel.is_set(),
+            intent=reply.intent,
         )
         emit(State("idle"))
         emit(result)

@@ -45,11 +45,17 @@ from desktop.engine.audio.mic_clock import MicClock
 from desktop.engine.audio.onset import SpeakerPause
 from desktop.engine.audio.samples import STT_RATE, level_dbfs, voice_ends_at
 from desktop.engine.conversation import stream_upkeep
+from desktop.engine.conversation.alarms import (
+    due_on_perf_clock,
+    start_timer_clock,
+    stop_timer_clock,
+)
 from desktop.engine.conversation.own_voice import OwnVoice
 from desktop.engine.conversation.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.conversation.turn import Assistant
 from desktop.engine.conversation.turn_end import ending_of, punctuation_ending
 from desktop.engine.events import (
+    Alarm,
     Event,
     Failure,
     Heard,
@@ -61,6 +67,8 @@ from desktop.engine.events import (
     VoiceActivity,
 )
 from desktop.engine.os_threads import name_this_thread
+from desktop.engine.skills.skills import ring_words
+from desktop.engine.skills.timers import Timer
 from desktop.errors import AudioError, ParleyError
 from desktop.native_heap import give_back_freed
 
@@ -183,6 +191,7 @@ class VoiceLoop:
         self.barge_ins: list[float] = []  # perf_counter times, for tests and benchmarks
         self.echoes_ignored: list[str] = []  # what the loop heard of its own voice
         self.turns_started = 0
+        self._timer_clock = None  # rings this device's timers and reminders (alarms.py)
 
     # -- public controls ------------------------------------------------------------------
 
@@ -220,6 +229,7 @@ class VoiceLoop:
         """Open the devices and listen. Raises AudioError (e.g. no microphone)."""
         self._open_audio()
         self._turn_thread.start()
+        self._timer_clock = start_timer_clock(self.assistant, self.ring)
         self._state("listening" if self.hands_free else "idle")
         if self.hands_free:
             self._play_earcon("listen_start")
@@ -227,6 +237,7 @@ class VoiceLoop:
     def stop(self) -> None:
         """Close the devices and wait for the workers, so the models are free again."""
         self._stopped.set()
+        stop_timer_clock(self.assistant, self._timer_clock)
         self._next_pause()  # a reply held for an endpoint that will not come
         self.stop_speaking()
         if self._audio is not None:
@@ -248,6 +259,31 @@ class VoiceLoop:
             # The reply was written and only its audio was left: no turn will end to
             # say so, and the window would show "speaking" until the next question.
             self._state("listening" if self.hands_free else "idle")
+
+    def ring(self, timer: Timer, late_s: float) -> None:
+        """A timer or reminder came due (on the clock's thread): stop the reply, chime at
+        once, then say what rang. The Alarm event reports how late the chime sounded."""
+        words = ring_words(timer, late_s)
+        due_at = due_on_perf_clock(timer)
+        self.stop_speaking()
+        audio = self._audio
+        chime = self._earcons.get("timer")
+        if audio is None:
+            self._emit(Alarm(timer.id, timer.title, words, round(late_s * 1000.0, 1)))
+            return
+
+        def chimed(sounded_at: float) -> None:
+            late_ms = round((sounded_at - due_at) * 1000.0, 1)
+            self._emit(Alarm(timer.id, timer.title, words, late_ms))
+
+        self._speaking = True
+        self._state("speaking")
+        if chime is not None:
+            audio.play(*chime, on_heard=chimed)
+        self._own_voice.said(words)
+        speech = self.assistant.tts.synthesize(words)
+        if audio is self._audio and not self._stopped.is_set():
+            audio.play(speech, self.assistant.tts.sample_rate, on_heard=None if chime else chimed)
 
     def set_hands_free(self, on: bool) -> None:
         """Switch between hands-free and push-to-talk while the loop runs."""
@@ -494,6 +530,8 @@ class VoiceLoop:
         """Start answering this pause's early transcript before the endpoint comes."""
         if self._busy or self._speaking or not self.hands_free or self._stopped.is_set():
             return
+        if self.assistant.has_skill_for(text):
+            return  # an intent acts (sets a timer): not before the user has finished
         if self._could_be_echo(began_at):
             # Talk over Parley (a barge-in, or its own echo slipping through) waits for
             # the endpoint as before: with replies begun ahead there, a live barge-in

@@ -40,6 +40,8 @@ class Synthesizer:
         model_path: str | os.PathLike,
         config_path: str | os.PathLike | None = None,
         threads: int = 1,
+        rate: float = 1.0,
+        gain_db: float = 0.0,
     ) -> None:
         import onnxruntime
         from piper import PiperVoice
@@ -74,6 +76,9 @@ class Synthesizer:
         self.sample_rate = config.sample_rate
         self.language = config.espeak_voice
         self._scripts = _readable_scripts(config.espeak_voice, str(config.phoneme_type.value))
+        self._base_length_scale = float(config.length_scale or 1.0)
+        self._lock = threading.Lock()  # a turn's clauses and a ringing timer share the voice
+        self.set_pace(rate, gain_db)
         self.synthesize("Ready.")  # warm: the first inference is slow
 
     def synthesize(self, text: str, cancel: threading.Event | None = None) -> np.ndarray:
@@ -96,8 +101,21 @@ class Synthesizer:
         for piece in pieces(text, MAX_PIECE_CHARS):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("stopped")
-            chunks.extend(chunk.audio_int16_array for chunk in self.voice.synthesize(piece))
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+            with self._lock:
+                spoken = self.voice.synthesize(piece, syn_config=self._syn_config)
+                chunks.extend(chunk.audio_int16_array for chunk in spoken)
+        if not chunks:
+            return np.zeros(0, dtype=np.int16)
+        return louder(np.concatenate(chunks), self.gain_db)
+
+    def set_pace(self, rate: float, gain_db: float) -> None:
+        """Speak ``rate`` times as fast as the voice's own pace, ``gain_db`` louder:
+        "speak slower" and "louder" (for hearing-aid users), kept in the settings."""
+        from piper.config import SynthesisConfig
+
+        self.rate = rate
+        self.gain_db = gain_db
+        self._syn_config = SynthesisConfig(length_scale=self._base_length_scale / rate)
 
     def release_memory(self) -> None:
         """Give back the memory the last sentences needed, once a reply is spoken.
@@ -108,9 +126,10 @@ class Synthesizer:
         tiny sentence and trimming the heap keeps it at about 150 MB, for about
         30 ms of work after the reply, off the path to the first audio.
         """
-        self._session.shrink_next = True
-        for _chunk in self.voice.synthesize("Ah."):
-            pass
+        with self._lock:
+            self._session.shrink_next = True
+            for _chunk in self.voice.synthesize("Ah."):
+                pass
         trim_heap()
 
     def readable(self, text: str) -> str:
@@ -163,6 +182,17 @@ class _ShrinkableSession:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._session, name)
+
+
+def louder(audio: np.ndarray, gain_db: float) -> np.ndarray:
+    """``audio`` (int16) ``gain_db`` louder. Piper already peaks at full scale, so a gain
+    above 0 dB raises the loudness through a soft limiter (tanh) instead of clipping."""
+    if gain_db == 0.0 or audio.size == 0:
+        return audio
+    x = audio.astype(np.float32) / 32768.0
+    gain = 10.0 ** (gain_db / 20.0)
+    y = np.tanh(gain * x) / np.tanh(gain) if gain > 1.0 else gain * x
+    return np.clip(y * 32767.0, -32768, 32767).astype(np.int16)
 
 
 def trim_heap() -> None:
