@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.commands.hub import add_parser as add_hub_parser
 
     add_hub_parser(commands)
+    from desktop.commands.timers import add_parser as add_timers_parser
+
+    add_timers_parser(commands)
     return parser
 
 
@@ -129,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from desktop.commands.history import run_history
 
             return run_history(args)
+        if command == "timers":
+            from desktop.commands.timers import run_timers
+
+            return run_timers(args)
     except ParleyError as exc:
         log.debug("user-facing error", exc_info=True)
         print(f"parley: error: {exc.one_line()}", file=sys.stderr)

