@@ -5,7 +5,7 @@
 Starts Xvfb (unless DISPLAY is set), a private PulseAudio server for a
 microphone (tests/audio_server.py, when pulseaudio is installed), and the
 window on the starter models. One question is spoken into the virtual
-microphone and one is typed; then `import -window root` (ImageMagick) saves
+microphone, one is typed, and a timer is set (the Timers dock); then `import -window root` (ImageMagick) saves
 window.png, and after switching to caption mode, captions.png.
 """
 
@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 SIZE = (900, 720)
 SPOKEN = "What is the capital of France?"
 TYPED = "Give me one tip for learning a new language."
+TIMER = "Set a pasta timer for 10 minutes."  # a local intent: shows the Timers dock
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -113,11 +114,12 @@ def take(out: Path, audio, home: Path) -> None:  # noqa: ANN001
         audio.play_into_mic(speak(SPOKEN, home / "spoken.wav"), block=False)
         pump(app, lambda: len(done) >= 1, 60, "the spoken turn")
         pump(app, settled, 60, "the end of the spoken reply")
-    window.input.setText(TYPED)
-    window.send_typed()
-    count = len(done)
-    pump(app, lambda: len(done) > count, 60, "the typed turn")
-    pump(app, settled, 60, "the end of the typed reply")
+    for typed in (TYPED, TIMER):
+        window.input.setText(typed)
+        window.send_typed()
+        count = len(done)
+        pump(app, lambda: len(done) > count, 60, "the typed turn")  # noqa: B023
+        pump(app, settled, 60, "the end of the typed reply")
     until = time.monotonic() + 0.5
     pump(app, lambda: time.monotonic() > until, 2, "a last repaint")
     shoot(out / "window.png")

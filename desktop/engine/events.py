@@ -6,6 +6,7 @@ same events, so a behaviour seen in one is the behaviour of all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -102,6 +103,14 @@ class SettingsChanged:
 
 
 @dataclass(frozen=True)
+class Act:
+    """What an intent's words promise (set the timer), held with a reply begun before
+    the user finished and done when it is let through; never leaves the engine."""
+
+    run: Callable[[], None] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Alarm:
     """A timer or reminder rang: ``text`` is what Parley says. ``late_ms``: from its due
     second to the chime's first sample on the speaker (to when it rang, without one)."""
@@ -147,6 +156,7 @@ Event = (
     | Heard
     | Notice
     | SettingsChanged
+    | Act
     | Alarm
     | Failure
     | TurnResult

@@ -18,6 +18,7 @@ import numpy as np
 
 from desktop.engine.conversation.turn_end import TurnEndScorer
 from desktop.engine.events import (
+    Act,
     Event,
     Notice,
     SettingsChanged,
@@ -169,10 +170,10 @@ class Assistant:
                 return message["content"]
         return ""
 
-    def has_skill_for(self, text: str) -> bool:
-        """Whether ``text`` asks for an intent: such a turn acts (a timer is set), so
-        the voice loop must not begin it before the user has finished."""
-        return self.skills is not None and self.skills.match(text) is not None
+    def may_answer_ahead(self, text: str) -> bool:
+        """Whether the voice loop may begin the reply to ``text`` before the user has
+        finished: not for "speak slower", whose reply is spoken in the new voice."""
+        return self.skills is None or self.skills.may_answer_ahead(text)
 
     def _models_used(self) -> dict[str, str | None]:
         """The models of this turn: a remote backend may have handed it to the local one."""
@@ -206,6 +207,7 @@ class Assistant:
         started_at: float | None = None,
         stt_ms: float | None = None,
         speaker_backlog: Callable[[], float] | None = None,
+        act_later: bool = False,
     ) -> TurnResult:
         """Answer one question, given as text or as 16 kHz float32 audio.
 
@@ -213,7 +215,9 @@ class Assistant:
         ``started_at`` (``time.perf_counter()`` at the end of the user's speech)
         and the ``stt_ms`` spent after that, so timings still run from the endpoint,
         and ``speaker_backlog`` (seconds of speech queued on its speaker), which
-        paces a spoken reply (_SpeechThread.hold_while_ahead).
+        paces a spoken reply (_SpeechThread.hold_while_ahead). With ``act_later`` (a
+        reply begun before the endpoint) an intent's act is sent as an ``Act`` event
+        for the caller to run when the reply is let through, instead of done now.
         """
         start = started_at if started_at is not None else time.perf_counter()
         cancel = cancel or threading.Event()
@@ -243,7 +247,9 @@ class Assistant:
             raise ParleyError("there is no question to answer", "type or say something")
         emit(Transcript(text))
         if self.skills is not None:
-            reply = self.skills.answer(text, last_reply=self.last_reply(), device=self.device)
+            reply = self.skills.answer(
+                text, last_reply=self.last_reply(), device=self.device, act_now=not act_later
+            )
             if reply is not None:
                 return self._run_skill(text, reply, speak, cancel, emit, start, timings)
 
@@ -339,6 +345,8 @@ class Assistant:
         """Say an intent's answer: no LLM, the same events and speech as a reply."""
         timings["intent_ms"] = _ms_since(start)
         emit(Timing("intent", timings["intent_ms"]))
+        if reply.act is not None:
+            emit(Act(reply.act))
         if reply.settings:
             if self.tts is not None and self.skills is not None:
                 self.tts.set_pace(self.skills.pace.rate, self.skills.pace.gain_db)

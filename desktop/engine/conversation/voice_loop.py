@@ -55,6 +55,7 @@ from desktop.engine.conversation.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.conversation.turn import Assistant
 from desktop.engine.conversation.turn_end import ending_of, punctuation_ending
 from desktop.engine.events import (
+    Act,
     Alarm,
     Event,
     Failure,
@@ -530,8 +531,8 @@ class VoiceLoop:
         """Start answering this pause's early transcript before the endpoint comes."""
         if self._busy or self._speaking or not self.hands_free or self._stopped.is_set():
             return
-        if self.assistant.has_skill_for(text):
-            return  # an intent acts (sets a timer): not before the user has finished
+        if not self.assistant.may_answer_ahead(text):
+            return  # "speak slower": its reply must be voiced after the change
         if self._could_be_echo(began_at):
             # Talk over Parley (a barge-in, or its own echo slipping through) waits for
             # the endpoint as before: with replies begun ahead there, a live barge-in
@@ -711,6 +712,9 @@ class VoiceLoop:
         final = Transcript(text, final=True)
 
         def deliver(event: Event) -> None:
+            if isinstance(event, Act):  # an intent's act, let through at the endpoint
+                event.run()
+                return
             if event is final:
                 self._emit(event)
             elif isinstance(event, Speech):
@@ -745,6 +749,7 @@ class VoiceLoop:
             started_at=started_at,
             stt_ms=stt_ms,
             speaker_backlog=self._speaker_backlog,
+            act_later=ahead is not None,
         )
         self._forget_a_dropped_reply()
 

@@ -8,6 +8,7 @@ front that runs the engine keeps the settings.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,12 +33,25 @@ GAIN_LIMITS_DB = (-18.0, 9.0)
 @dataclass(frozen=True)
 class SkillReply:
     """What an intent answers. ``text`` may be empty (stop, never mind): nothing is said.
-    ``settings`` holds the settings it changed (voice_rate, voice_gain_db)."""
+    ``settings`` holds the settings it changed (voice_rate, voice_gain_db). ``act`` does
+    what the words promise (sets the timer): run by ``answer``, or, for a reply begun
+    before the user has finished, only once they have (the voice loop's ReplyAhead)."""
 
     intent: str
     text: str
     settings: dict[str, float] = field(default_factory=dict)
     stop: bool = False
+    act: Callable[[], None] | None = None
+
+
+# Intents whose reply may be written and voiced before the endpoint (their act waits
+# for it): all but those that change the voice the reply is spoken in.
+_CHANGE_THE_VOICE = (
+    "ParleyVoiceSlower",
+    "ParleyVoiceFaster",
+    "ParleyVoiceLouder",
+    "ParleyVoiceQuieter",
+)
 
 
 @dataclass
@@ -72,15 +86,28 @@ class Skills:
     def match(self, text: str) -> IntentMatch | None:
         return self.matcher.match(text)
 
-    def answer(self, text: str, *, last_reply: str = "", device: str = "") -> SkillReply | None:
-        """The reply to ``text`` if it asks for an intent Parley handles; else None."""
+    def may_answer_ahead(self, text: str) -> bool:
+        """Whether a reply to ``text`` may be begun before the user has finished: no
+        intent, or one whose act can wait for the endpoint."""
+        match = self.matcher.match(text)
+        return match is None or match.name not in _CHANGE_THE_VOICE
+
+    def answer(
+        self, text: str, *, last_reply: str = "", device: str = "", act_now: bool = True
+    ) -> SkillReply | None:
+        """The reply to ``text`` if it asks for an intent Parley handles; else None.
+        With ``act_now`` its act is done before returning (and the reply has none left)."""
         match = self.matcher.match(text)
         if match is None:
             return None
         handler = getattr(self, f"_{match.name}", None)
         if handler is None:
             return None
-        return handler(match, last_reply=last_reply, device=device)
+        reply = handler(match, last_reply=last_reply, device=device)
+        if reply is not None and act_now and reply.act is not None:
+            reply.act()
+            reply = dataclasses.replace(reply, act=None)
+        return reply
 
     # The time and the date
 
@@ -101,10 +128,21 @@ class Skills:
         if not 1 <= seconds <= MAX_TIMER_S:
             return SkillReply(match.name, "I can set timers from one second to 24 hours.")
         name = str(match.values.get("name", "")).strip().lower()
-        self.store.add("timer", seconds, name=name, device=device)
-        self._timers_changed()
         what = f"{name.capitalize()} timer" if name else "Timer"
-        return SkillReply(match.name, f"{what} set for {say_duration(seconds)}.")
+        return SkillReply(
+            match.name,
+            f"{what} set for {say_duration(seconds)}.",
+            act=lambda: self._add("timer", seconds, name=name, device=device),
+        )
+
+    def _add(self, kind: str, seconds: float, **details: object) -> None:
+        self.store.add(kind, seconds, **details)  # type: ignore[arg-type]
+        self._timers_changed()
+
+    def _cancel(self, timers: list[Timer]) -> None:
+        for timer in timers:
+            self.store.cancel(timer.id)
+        self._timers_changed()
 
     def _timers(self, device: str) -> list[Timer]:
         return [t for t in self.store.pending(device) if t.kind == "timer"]
@@ -131,18 +169,21 @@ class Skills:
         if len(chosen) > 1:
             names = _list(_timer_words(t) for t in chosen)
             return SkillReply(match.name, f"You have {len(chosen)} timers: {names}. Which one?")
-        self.store.cancel(chosen[0].id)
-        self._timers_changed()
-        return SkillReply(match.name, f"Cancelled the {_timer_words(chosen[0])}.")
+        return SkillReply(
+            match.name,
+            f"Cancelled the {_timer_words(chosen[0])}.",
+            act=lambda: self._cancel(chosen),
+        )
 
     def _HassCancelAllTimers(self, match: IntentMatch, *, device: str, **_: str) -> SkillReply:  # noqa: N802
         timers = self._timers(device)
-        for timer in timers:
-            self.store.cancel(timer.id)
-        self._timers_changed()
         if not timers:
             return SkillReply(match.name, "There are no timers.")
-        return SkillReply(match.name, f"Cancelled {_count(len(timers), 'timer')}.")
+        return SkillReply(
+            match.name,
+            f"Cancelled {_count(len(timers), 'timer')}.",
+            act=lambda: self._cancel(timers),
+        )
 
     def _HassTimerStatus(self, match: IntentMatch, *, device: str, **_: str) -> SkillReply:  # noqa: N802
         chosen = self._chosen(match, device)
@@ -161,27 +202,28 @@ class Skills:
         if when is None:
             return None  # "remind me to call at some point": the chat model's turn
         message = _second_person(str(match.values.get("message", "")).strip().rstrip(".!?"))
-        self.store.add(
-            "reminder",
-            (when - now).total_seconds(),
-            message=message,
-            device=device,
-            due=when.timestamp(),
-        )
-        self._timers_changed()
         day = "" if when.date() == now.date() else " tomorrow"
         return SkillReply(
-            match.name, f"I'll remind you at {clock_words(when, True)}{day} to {message}."
+            match.name,
+            f"I'll remind you at {clock_words(when, True)}{day} to {message}.",
+            act=lambda: self._add(
+                "reminder",
+                (when - now).total_seconds(),
+                message=message,
+                device=device,
+                due=when.timestamp(),
+            ),
         )
 
     def _ParleyCancelReminder(self, match: IntentMatch, *, device: str, **_: str) -> SkillReply:  # noqa: N802
         reminders = [t for t in self.store.pending(device) if t.kind == "reminder"]
-        for reminder in reminders:
-            self.store.cancel(reminder.id)
-        self._timers_changed()
         if not reminders:
             return SkillReply(match.name, "There are no reminders.")
-        return SkillReply(match.name, f"Cancelled {_count(len(reminders), 'reminder')}.")
+        return SkillReply(
+            match.name,
+            f"Cancelled {_count(len(reminders), 'reminder')}.",
+            act=lambda: self._cancel(reminders),
+        )
 
     # The conversation and the voice
 

@@ -71,3 +71,22 @@ def test_a_timer_due_while_parley_talks_stops_the_reply_and_rings(skilled):
     assert alarm.text == "Your tea timer is done."
     [result] = session.of(TurnResult)
     assert result.cancelled, "the reply went on over the timer"
+
+
+def test_a_timer_begun_ahead_is_not_set_if_the_user_goes_on_speaking(skilled, say):
+    """The reply to "Start a timer for ten minutes" is begun at the pause; the user goes
+    on, so it is dropped, and its act (setting the timer) never runs."""
+    from desktop.engine.audio.endpoint import EndpointSettings
+
+    first = load_audio(say("Start a timer for ten minutes.", "timer-10min"))
+    first = first[: np.flatnonzero(np.abs(first) > 0.01)[-1] + 1]  # espeak trails silence
+    rest = load_audio(say("And then tell me a joke.", "then-a-joke"))
+    mic = np.concatenate([silence(1), first, silence(0.7), rest, silence(6)])
+    slow_endpoint = EndpointSettings(
+        short_silence_ms=1000, long_silence_ms=1000, incomplete_silence_ms=1000
+    )
+    session = Session(skilled, mic, echo_cancellation=False, endpoint=slow_endpoint)
+    session.run(turns=1)
+    assert session.loop.replies_ahead_dropped >= 1, "no reply was begun at the pause"
+    assert skilled.skills.store.pending() == []
+    assert [r.intent for r in session.of(TurnResult)] == [""]

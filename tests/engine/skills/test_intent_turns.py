@@ -57,13 +57,17 @@ def test_a_spoken_timer_request_sets_a_timer(skilled, say):
 
 def test_speak_slower_makes_the_same_sentence_longer_and_is_kept(skilled):
     sentence = "The capital of France is Paris."
-    before = skilled.tts.synthesize(sentence).size
+
+    def length():  # piper's phoneme lengths vary by a few percent from run to run
+        return np.mean([skilled.tts.synthesize(sentence).size for _ in range(4)])
+
+    before = length()
     result, events, _ = turn(skilled, text="Speak slower, please.")
     assert result.intent == "ParleyVoiceSlower"
     [changed] = [e for e in events if isinstance(e, SettingsChanged)]
     assert changed.values["voice_rate"] < 1.0
-    after = skilled.tts.synthesize(sentence).size
-    assert after > 1.1 * before, (before, after)
+    after = length()
+    assert after > 1.1 * before, (before, after)  # 1/1.2 of the pace: 1.2 times as long
 
 
 def test_louder_raises_the_voices_loudness(skilled):
@@ -72,10 +76,13 @@ def test_louder_raises_the_voices_loudness(skilled):
     def rms(audio):
         return float(np.sqrt(np.mean((audio.astype(np.float64) / 32768.0) ** 2)))
 
-    before = rms(skilled.tts.synthesize(sentence))
+    def loudness():  # piper's output varies by about 10% from one run to the next
+        return np.mean([rms(skilled.tts.synthesize(sentence)) for _ in range(4)])
+
+    before = loudness()
     result, _, _ = turn(skilled, text="Louder.")
-    assert result.intent == "ParleyVoiceLouder"
-    assert rms(skilled.tts.synthesize(sentence)) > 1.2 * before
+    assert result.intent == "ParleyVoiceLouder" and skilled.tts.gain_db == 3.0
+    assert loudness() > 1.2 * before  # +3 dB is 1.41 times
 
 
 def test_say_that_again_repeats_the_chat_models_last_reply(skilled):
