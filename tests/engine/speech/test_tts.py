@@ -1,6 +1,8 @@
 """The voice's loudness step ("louder"), on a fixed signal shaped like piper's output."""
 
 import numpy as np
+
+
 def test_louder_raises_the_loudness_by_about_the_gain_without_clipping():
     from desktop.engine.speech.tts import louder
 
