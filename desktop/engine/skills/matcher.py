@@ -70,8 +70,8 @@ class IntentMatcher:
         }
         for name, own_intent in own["intents"].items():  # added to, or new
             intents.setdefault(name, {"data": []})["data"].extend(own_intent["data"])
-        self._skip_words = home.get("skip_words", [])
-        self._intents = Intents.from_dict(
+        self.skip_words = home.get("skip_words", [])
+        self.intents = Intents.from_dict(
             {
                 "language": language,
                 "intents": intents,
@@ -88,7 +88,7 @@ class IntentMatcher:
         text = _OPENERS.sub("", text.strip()).strip()
         if not text:
             return None
-        result = recognize(text, self._intents, skip_words=self._skip_words)
+        result = recognize(text, self.intents, skip_words=self.skip_words)
         if result is None or result.intent is None:
             return None
         return IntentMatch(
