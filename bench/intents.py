@@ -249,7 +249,7 @@ class Room:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def spoken_latency(assistant, folder: Path) -> dict:
+def spoken_latency(assistant, folder: Path, count: int) -> dict:
     """Questions spoken into the live loop: endpoint to first audio, voice to first sound."""
     intent_texts = [
         "What time is it?",
@@ -260,7 +260,7 @@ def spoken_latency(assistant, folder: Path) -> dict:
         "What time is it now?",
     ]
     out = {}
-    for kind, texts in (("intent", intent_texts), ("llm", QUESTIONS[:6])):
+    for kind, texts in (("intent", intent_texts[:count]), ("llm", QUESTIONS[:count])):
         clips = []
         for i, text in enumerate(texts):
             clip = load_audio(speak(text, folder / f"{kind}{i}.wav", VOICE))
@@ -329,6 +329,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--timers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=12, help="typed turns of each kind")
+    parser.add_argument("--spoken", type=int, default=6, help="spoken questions of each kind")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -341,7 +342,7 @@ def main() -> int:
         result = {
             "matching": matching(assistant, rng),
             "typed_first_audio_ms": typed_latency(assistant, rng, args.rounds),
-            "spoken": spoken_latency(assistant, Path(scratch)),
+            "spoken": spoken_latency(assistant, Path(scratch), args.spoken),
             "timers_while_talking": timers_while_talking(assistant, args.timers),
         }
     if args.json:

@@ -188,15 +188,20 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel(self.recorder.store)
         self.history.open_requested.connect(self.continue_conversation)
         self.history.failed.connect(lambda message: self.banner.show_error(message))
-        self.history_dock = QDockWidget("Conversations", self)
-        self.history_dock.setObjectName("history_dock")
-        self.history_dock.setWidget(self.history)
-        self.history_dock.setFeatures(
+        self.history_dock = self._dock("Conversations", "history_dock", self.history)
+        self.resizeDocks([self.history_dock], [250], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        """A panel on the left that can be closed and moved (View menu brings it back)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
             | QDockWidget.DockWidgetFeature.DockWidgetMovable
         )
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
-        self.resizeDocks([self.history_dock], [250], Qt.Orientation.Horizontal)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        return dock
 
     def _build_timers(self) -> None:
         from desktop.engine.skills.timers import TimerStore
@@ -210,14 +215,7 @@ class MainWindow(QMainWindow):
             self.banner.show_error(exc.message, exc.hint)
         self.timers = TimersPanel(store)
         self.timers.failed.connect(lambda message: self.banner.show_error(sentence(message)))
-        self.timers_dock = QDockWidget("Timers", self)
-        self.timers_dock.setObjectName("timers_dock")
-        self.timers_dock.setWidget(self.timers)
-        self.timers_dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetClosable
-            | QDockWidget.DockWidgetFeature.DockWidgetMovable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.timers_dock)
+        self.timers_dock = self._dock("Timers", "timers_dock", self.timers)
         self.timers.changed.connect(lambda count: self.timers_dock.setVisible(count > 0))
         self.timers_dock.setVisible(self.timers.count > 0)
 
@@ -256,6 +254,10 @@ class MainWindow(QMainWindow):
         conversations.setText("C&onversations")
         conversations.setShortcut(QKeySequence("Ctrl+H"))
         view.addAction(conversations)
+        timers = self.timers_dock.toggleViewAction()
+        timers.setText("&Timers")
+        timers.setShortcut(QKeySequence("Ctrl+T"))
+        view.addAction(timers)
         action(view, "&Search conversations", self.search_history, QKeySequence.StandardKey.Find)
         self.caption_action = action(
             view, "&Caption mode", self.set_caption_mode, "Ctrl+Shift+C", checkable=True

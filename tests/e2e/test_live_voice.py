@@ -210,23 +210,28 @@ def test_spoken_question_file_still_answers_while_the_server_runs(virtual_audio,
     assert "sky" in words(result.transcript)
 
 
-def test_hands_free_chat_command_hears_and_answers(virtual_audio, say):
+def hands_free_chat(env: dict | None = None):
+    """`parley chat --hands-free` as a user starts it, on the virtual devices."""
     import os
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    question = say("What is the capital of France?", "capital")
-    chat = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "desktop", "chat", "--hands-free"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
     )
+
+
+def test_hands_free_chat_command_hears_and_answers(virtual_audio, say):
+    question = say("What is the capital of France?", "capital")
+    chat = hands_free_chat()
     try:
         time.sleep(6)  # loading the models
         virtual_audio.play_into_mic(question)
@@ -239,3 +244,39 @@ def test_hands_free_chat_command_hears_and_answers(virtual_audio, say):
     you = [line for line in out.splitlines() if line.startswith("you> ")]
     assert len(you) == 1 and "capital" in words(you[0]), out
     assert "parley> " in out
+
+
+def test_hands_free_chat_tells_the_time_and_rings_a_timer_by_voice(
+    virtual_audio, tmp_path, assistant
+):
+    """Issue 19's "done when", as a user does it: `parley chat --hands-free`, the time
+    asked and a five-second timer set by voice through the sound server; the answer
+    and the timer's message are heard on the speaker (recorded and transcribed)."""
+    from bench.corpus import speak
+
+    # The default American voice at 150 words a minute: tiny.en hears "Set a timer"
+    # from it (from the f3 fixture voice it hears "Share to timer").
+    time_question = speak("What time is it?", tmp_path / "time.wav", ("en-us", 150))
+    timer_request = speak("Set a timer for five seconds.", tmp_path / "timer.wav", ("en-us", 150))
+    recording = virtual_audio.record_mic_and_speaker(tmp_path / "room.wav")
+    chat = hands_free_chat({"PARLEY_HOME": str(tmp_path / "home")})
+    try:
+        time.sleep(8)  # loading the models
+        virtual_audio.play_into_mic(time_question)
+        time.sleep(4)
+        virtual_audio.play_into_mic(timer_request)
+        time.sleep(14)  # the reply, five seconds, the chime and the message
+        out, err = chat.communicate("/quit\n", timeout=30)
+    finally:
+        chat.kill()
+    path = recording.stop()
+    assert chat.returncode == 0, err
+    replies = [line for line in out.splitlines() if line.startswith("parley> ")]
+    assert any(line.startswith("parley> It's ") for line in replies), out
+    assert "parley> Timer set for 5 seconds." in out, out
+    assert "⏰ Your 5 second timer is done." in out, out
+    room, rate = audio_server.read_wav(path)
+    speaker = room[:, audio_server.SPEAKER_CHANNEL]
+    last = speaker[-int(8 * rate) :]  # the timer's chime and message end the recording
+    heard = set(words(assistant.stt.transcribe_raw(to_16k((last * 32767).astype(np.int16), rate))))
+    assert "done" in heard, heard

@@ -194,3 +194,31 @@ def test_a_satellite_waiting_on_the_busy_model_hears_one_moment(assistant, say, 
     finally:
         story.stop()
         france.stop()
+
+
+def test_a_timer_set_on_a_satellite_rings_on_that_satellite(assistant, say, tmp_path):
+    from desktop.engine.events import Alarm
+
+    # "Start": tiny.en hears the fixture voice's "Set a timer" as "Share to timer".
+    request = say("Start a timer for three seconds.", "sat-timer")
+    satellite = Satellite(tmp_path, "kitchen", [request]).start()
+    try:
+        with HubThread(assistant, [satellite.uri]) as hub:
+            hub.wait_for(lambda: hub.results("kitchen"), 90, "the satellite's turn")
+            [result] = hub.results("kitchen")
+            assert result.intent == "HassStartTimer", result.transcript
+            [timer] = assistant.skills.store.pending()
+            assert timer.device == satellite.uri  # the hub's conversation of that device
+
+            def rang():
+                with hub.lock:
+                    return [e for n, e in hub.events if n == "kitchen" and isinstance(e, Alarm)]
+
+            hub.wait_for(rang, 30, "the timer ringing on the satellite")
+            time.sleep(5)  # the chime and the message reach the satellite's speaker
+        assert rang()[0].text == "Your 3 second timer is done."
+        assert "done" in heard_words(satellite, assistant.stt)
+    finally:
+        satellite.stop()
+        for timer in assistant.skills.store.pending():
+            assistant.skills.store.cancel(timer.id)
