@@ -6,7 +6,6 @@ same events, so a behaviour seen in one is the behaviour of all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,11 +102,12 @@ class SettingsChanged:
 
 
 @dataclass(frozen=True)
-class Act:
-    """What an intent's words promise (set the timer), held with a reply begun before
-    the user finished and done when it is let through; never leaves the engine."""
+class ToolUse:
+    """The chat model called a tool: its name, arguments and what it answered."""
 
-    run: Callable[[], None] = field(repr=False)
+    name: str
+    arguments: dict[str, Any]
+    result: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class TurnResult:
     models: dict[str, str | None]
     cancelled: bool = False
     intent: str = ""  # answered by a local intent (skills/), not the chat model
+    tools: list[dict[str, Any]] = field(default_factory=list)  # calls: name, arguments, result
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,7 +157,7 @@ Event = (
     | Heard
     | Notice
     | SettingsChanged
-    | Act
+    | ToolUse
     | Alarm
     | Failure
     | TurnResult

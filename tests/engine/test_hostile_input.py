@@ -528,7 +528,9 @@ def test_control_and_format_characters_never_reach_espeak(assistant, text):
 def test_long_text_reaches_piper_in_bounded_pieces(assistant, monkeypatch):
     run_on = ("and the garden looks lovely in the morning " * 500)[:MAX_TEXT_CHARS]
     handed: list[str] = []
-    monkeypatch.setattr(assistant.tts.voice, "synthesize", lambda text, **options: handed.append(text) or [])
+    monkeypatch.setattr(
+        assistant.tts.voice, "synthesize", lambda text, **options: handed.append(text) or []
+    )
     assert assistant.tts.synthesize(run_on).size == 0
     assert max(len(piece) for piece in handed) <= MAX_PIECE_CHARS
     assert " ".join(handed).split() == run_on.split()  # nothing lost at the cuts

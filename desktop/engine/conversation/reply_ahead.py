@@ -40,6 +40,7 @@ class ReplyAhead:
         self.history: list | None = None  # the conversation before it, to undo a drop
         self.finished = False  # its turn has ended (the voice loop's turn worker says so)
         self.clock = None  # the voice loop's _HeardClock for it, filled in at the endpoint
+        self._settled = threading.Event()  # opened or dropped
 
     def pass_on(self, event: Event, deliver: Callable[[Event], None]) -> None:
         """The turn's events go through here: held, delivered, or dropped."""
@@ -64,6 +65,7 @@ class ReplyAhead:
                 if self._deliver is not None:
                     self._deliver(self._rebased(event))
             self.opened = True
+            self._settled.set()
             return True
 
     def drop(self) -> None:
@@ -73,7 +75,14 @@ class ReplyAhead:
                 return
             self.dropped = True
             self._held.clear()
+            self._settled.set()
         self.cancel.set()
+
+    def wait_opened(self, timeout: float = 60.0) -> bool:
+        """Block until the endpoint lets this reply through (True) or the user went on
+        speaking (False): what the reply does (a timer set, a tool run) waits for it."""
+        self._settled.wait(timeout)
+        return self.opened and not self.dropped
 
     def _rebased(self, event: Event) -> Event:
         if isinstance(event, Timing):

@@ -16,9 +16,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from desktop.engine.conversation.tool_loop import (
+    GAVE_UP,
+    MAX_TOOL_ROUNDS,
+    CallWatch,
+    ToolRound,
+    round_messages,
+)
 from desktop.engine.conversation.turn_end import TurnEndScorer
 from desktop.engine.events import (
-    Act,
     Event,
     Notice,
     SettingsChanged,
@@ -26,6 +32,7 @@ from desktop.engine.events import (
     State,
     Timing,
     Token,
+    ToolUse,
     Transcript,
     TurnResult,
 )
@@ -34,6 +41,7 @@ from desktop.engine.llm.reasoning import ThinkSplitter
 from desktop.engine.llm.remote import BackendNotice
 from desktop.engine.os_threads import name_this_thread
 from desktop.engine.skills.skills import SkillReply, Skills
+from desktop.engine.skills.tools import BuiltinTools
 from desktop.engine.speech.clauses import ClauseChunker
 from desktop.engine.speech.stt import Transcriber
 from desktop.engine.speech.tts import Synthesizer
@@ -152,6 +160,8 @@ class Assistant:
         self.turn_end = turn_end  # judges whether a pause ends the turn (live voice)
         self.skills = skills  # intents answered without the LLM (the time, timers, ...)
         self.device = device  # "" this computer; a satellite's name on the hub
+        # The intents as tools, for chat models whose template takes tools.
+        self.tools = BuiltinTools(skills, device) if skills is not None else None
         self.system_prompt = system_prompt
         self.models = models or {"llm": llm.description, "stt": None, "tts": None}
         self.messages: list[Message] = []
@@ -207,7 +217,8 @@ class Assistant:
         started_at: float | None = None,
         stt_ms: float | None = None,
         speaker_backlog: Callable[[], float] | None = None,
-        act_later: bool = False,
+        act_gate: Callable[[], bool] | None = None,
+        tool_choice: str = "auto",
     ) -> TurnResult:
         """Answer one question, given as text or as 16 kHz float32 audio.
 
@@ -215,9 +226,12 @@ class Assistant:
         ``started_at`` (``time.perf_counter()`` at the end of the user's speech)
         and the ``stt_ms`` spent after that, so timings still run from the endpoint,
         and ``speaker_backlog`` (seconds of speech queued on its speaker), which
-        paces a spoken reply (_SpeechThread.hold_while_ahead). With ``act_later`` (a
-        reply begun before the endpoint) an intent's act is sent as an ``Act`` event
-        for the caller to run when the reply is let through, instead of done now.
+        paces a spoken reply (_SpeechThread.hold_while_ahead). ``act_gate``: for a
+        reply begun before the endpoint, blocks until it is let through (True) or
+        dropped (False); an intent's act and every tool call wait on it.
+        ``tool_choice``: "auto" offers the tools to a model whose template takes
+        them; "required" makes the first round a tool call (a grammar: any model);
+        "none" offers none.
         """
         start = started_at if started_at is not None else time.perf_counter()
         cancel = cancel or threading.Event()
@@ -248,10 +262,10 @@ class Assistant:
         emit(Transcript(text))
         if self.skills is not None:
             reply = self.skills.answer(
-                text, last_reply=self.last_reply(), device=self.device, act_now=not act_later
+                text, last_reply=self.last_reply(), device=self.device, act_now=False
             )
             if reply is not None:
-                return self._run_skill(text, reply, speak, cancel, emit, start, timings)
+                return self._run_skill(text, reply, speak, cancel, emit, start, timings, act_gate)
 
         messages, dropped = self.llm.fit_messages(
             self.messages + [{"role": "user", "content": text}]
@@ -283,21 +297,46 @@ class Assistant:
                         elif speaker_backlog is not None:
                             speech.hold_while_ahead(speaker_backlog)
 
+        tools = self._offered_tools(tool_choice)
+        used: list[dict] = []
         try:
-            for piece in self.llm.stream_reply(messages, cancel):
-                if isinstance(piece, BackendNotice):  # e.g. the remote server failed
-                    emit(Notice(str(piece)))
-                    continue
-                last_token_at = time.perf_counter()
-                token_count += 1
-                if first_token_at is None:
-                    first_token_at = last_token_at
-                    timings["llm_first_token_ms"] = _ms_since(start)
-                    emit(Timing("llm_first_token", timings["llm_first_token_ms"]))
-                    splitter = ThinkSplitter(self.llm.prompt_opens_thought)
-                take(splitter.feed(piece))
-            if splitter is not None:
-                take(splitter.flush())
+            for round_number in range(MAX_TOOL_ROUNDS + 1):
+                offer = tools is not None and round_number < MAX_TOOL_ROUNDS
+                watch = CallWatch() if tools is not None else None  # calls are never said
+                options = {}
+                if offer:
+                    required = tool_choice == "required" and round_number == 0
+                    options = {"tools": tools.schemas(), "require_tool": required}
+                splitter = None
+                for piece in self.llm.stream_reply(messages, cancel, **options):
+                    if isinstance(piece, BackendNotice):  # e.g. the remote server failed
+                        emit(Notice(str(piece)))
+                        continue
+                    last_token_at = time.perf_counter()
+                    token_count += 1
+                    if first_token_at is None:
+                        first_token_at = last_token_at
+                        timings["llm_first_token_ms"] = _ms_since(start)
+                        emit(Timing("llm_first_token", timings["llm_first_token_ms"]))
+                    if splitter is None:
+                        splitter = ThinkSplitter(self.llm.prompt_opens_thought)
+                    pieces = splitter.feed(piece)
+                    take(watch.feed(pieces) if watch else pieces)
+                if splitter is not None:
+                    pieces = splitter.flush()
+                    take(watch.feed(pieces) if watch else pieces)
+                if watch is None:
+                    break
+                called, let_through = watch.finish()
+                take(let_through)
+                if called is None:
+                    break
+                if not offer:  # still calling after MAX_TOOL_ROUNDS: say so, not the call
+                    take([(False, GAVE_UP)])
+                    break
+                if act_gate is not None and not act_gate():
+                    raise Cancelled("the user went on speaking")
+                messages = messages + self._run_tools(called, tools, emit, used)
             if speech:
                 for clause in chunker.flush():
                     speech.say(clause)
@@ -327,10 +366,35 @@ class Assistant:
             timings=timings,
             models=self._models_used(),
             cancelled=cancelled,
+            tools=used,
         )
         emit(State("idle"))
         emit(result)
         return result
+
+    def _offered_tools(self, tool_choice: str) -> BuiltinTools | None:
+        """The tools this turn offers the model (see run_turn's ``tool_choice``)."""
+        if self.tools is None or tool_choice == "none":
+            return None
+        if tool_choice == "required" or getattr(self.llm, "supports_tools", False):
+            return self.tools
+        return None
+
+    def _run_tools(
+        self, called: ToolRound, tools: BuiltinTools, emit: EventSink, used: list[dict]
+    ) -> list[Message]:
+        """Run a round's calls; the messages that show the model what they answered."""
+        results = []
+        for call in called.calls:
+            result = tools.call(call.name, call.arguments)
+            results.append(result)
+            used.append({"name": call.name, "arguments": call.arguments, "result": result})
+            emit(ToolUse(call.name, call.arguments, result))
+        if called.error:
+            used.append({"name": "", "arguments": {}, "result": f"error: {called.error}"})
+            emit(ToolUse("", {}, f"error: {called.error}"))
+        structured = bool(getattr(self.llm, "supports_tools", False))
+        return round_messages(called, results, structured)
 
     def _run_skill(
         self,
@@ -341,12 +405,12 @@ class Assistant:
         emit: EventSink,
         start: float,
         timings: dict[str, float | None],
+        act_gate: Callable[[], bool] | None,
     ) -> TurnResult:
-        """Say an intent's answer: no LLM, the same events and speech as a reply."""
+        """Say an intent's answer: no LLM, the same events and speech as a reply. Its
+        act (set the timer) is done once the gate says the user has finished."""
         timings["intent_ms"] = _ms_since(start)
         emit(Timing("intent", timings["intent_ms"]))
-        if reply.act is not None:
-            emit(Act(reply.act))
         if reply.settings:
             if self.tts is not None and self.skills is not None:
                 self.tts.set_pace(self.skills.pace.rate, self.skills.pace.gain_db)
@@ -362,6 +426,8 @@ class Assistant:
             if speech.first_audio_at is not None:
                 timings["first_audio_ms"] = round((speech.first_audio_at - start) * 1000.0, 1)
                 emit(Timing("first_audio", timings["first_audio_ms"]))
+        if reply.act is not None and (act_gate is None or act_gate()):
+            reply.act()
         timings["total_ms"] = _ms_since(start)
         emit(Timing("total", timings["total_ms"]))
         if reply.text:

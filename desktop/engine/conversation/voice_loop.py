@@ -55,7 +55,6 @@ from desktop.engine.conversation.reply_ahead import ReplyAhead, ReplyAheadSlot
 from desktop.engine.conversation.turn import Assistant
 from desktop.engine.conversation.turn_end import ending_of, punctuation_ending
 from desktop.engine.events import (
-    Act,
     Alarm,
     Event,
     Failure,
@@ -712,9 +711,6 @@ class VoiceLoop:
         final = Transcript(text, final=True)
 
         def deliver(event: Event) -> None:
-            if isinstance(event, Act):  # an intent's act, let through at the endpoint
-                event.run()
-                return
             if event is final:
                 self._emit(event)
             elif isinstance(event, Speech):
@@ -749,7 +745,7 @@ class VoiceLoop:
             started_at=started_at,
             stt_ms=stt_ms,
             speaker_backlog=self._speaker_backlog,
-            act_later=ahead is not None,
+            act_gate=None if ahead is None else ahead.wait_opened,
         )
         self._forget_a_dropped_reply()
 

@@ -9,6 +9,7 @@ conversation that only grows costs just its new tokens each turn.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -84,8 +85,10 @@ class LlamaCppBackend:
         )
         self._lock = threading.Lock()
         self._markup_cache: dict[str, list[str | int]] = {}
+        # Qwen2.5, Llama 3.x, QwQ, Phi-4-mini: the template shows the model its tools.
+        self.supports_tools = bool(re.search(r"\btools\b", info.chat_template))
 
-    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+    def prompt_tokens(self, messages: list[Message], tools: list[dict] | None = None) -> list[int]:
         """The exact tokens the model will read for this conversation.
 
         Message contents are tokenized as plain text and only the template's
@@ -95,12 +98,12 @@ class LlamaCppBackend:
         """
         try:
             pieces, exact = render_pieces(
-                lambda msgs: self._formatter(messages=msgs).prompt, messages
+                lambda msgs: self._formatter(messages=msgs, tools=tools).prompt, messages
             )
             if not exact and not any(self._has_control(text) for text, own in pieces if own):
                 # The template rewrites content (e.g. cuts reasoning out of it) and the
                 # content holds no control text: its own rendering is safe and faithful.
-                prompt = self._formatter(messages=messages).prompt
+                prompt = self._formatter(messages=messages, tools=tools).prompt
                 return self._tokenize(prompt, special=True)
         except Exception as exc:  # a template may raise anything on odd input
             raise ModelError(f"the chat template of {self.model_path.name} failed: {exc}") from exc
@@ -207,9 +210,23 @@ class LlamaCppBackend:
             self.llama.create_completion(prefix or tokens_a, max_tokens=1, temperature=0.0)
 
     def stream_reply(
-        self, messages: list[Message], cancel: threading.Event | None = None, prefix: str = ""
+        self,
+        messages: list[Message],
+        cancel: threading.Event | None = None,
+        prefix: str = "",
+        tools: list[dict] | None = None,
+        require_tool: bool = False,
     ) -> Iterator[str]:
-        tokens = self.prompt_tokens(messages)
+        """As ``ChatBackend.stream_reply``; ``tools`` are shown to the model through its
+        template, and ``require_tool`` makes the reply a call of one of them (a GBNF
+        grammar: OpenAI's tool_choice "required"), even for a model without tools."""
+        tokens = self.prompt_tokens(messages, tools if self.supports_tools else None)
+        grammar = None
+        if require_tool and tools:
+            from llama_cpp import LlamaGrammar
+
+            names = [tool["function"]["name"] for tool in tools]
+            grammar = LlamaGrammar.from_string(tool_call_grammar(names), verbose=False)
         if prefix:  # carry on a reply another backend began (see remote.FallbackBackend)
             tokens += self.llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
         prompt_text = self.llama.detokenize(tokens[-8:], special=True).decode("utf-8", "ignore")
@@ -225,6 +242,7 @@ class LlamaCppBackend:
                 top_p=options.top_p,
                 repeat_penalty=options.repeat_penalty,
                 stream=True,
+                grammar=grammar,
             )
             try:
                 for chunk in stream:
@@ -235,3 +253,20 @@ class LlamaCppBackend:
                         yield text
             finally:
                 stream.close()
+
+
+def tool_call_grammar(names: list[str]) -> str:
+    """GBNF for one ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` naming
+    one of ``names``, with any JSON object as the arguments."""
+    choices = " | ".join(json.dumps(json.dumps(name)) for name in names)
+    return rf"""
+root ::= "<tool_call>" ws "{{" ws "\"name\"" ws ":" ws name ws "," ws "\"arguments\"" ws ":" ws object ws "}}" ws "</tool_call>"
+name ::= {choices}
+object ::= "{{" ws ( member ( ws "," ws member )* )? ws "}}"
+member ::= string ws ":" ws value
+value ::= object | array | string | number | "true" | "false" | "null"
+array ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] )* "\""
+number ::= "-"? [0-9]+ ( "." [0-9]+ )?
+ws ::= [ \n]?
+"""

@@ -8,7 +8,7 @@
 
 A reply that starts like a call is held back from the speaker (``may_be_call``)
 until it is known; one that is a call in form but not valid JSON raises
-``MalformedToolCall``, whose message goes back to the model as the tool's answer.
+``MalformedToolCallError``, whose message goes back to the model as the tool's answer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-_OPENERS = ("<tool_call>", "<|tool_call|>", "<|python_tag|>", "{", "[")
+# How calls begin, without whitespace: a reply is held while it could be one of these.
+_OPENERS = ("<tool_call>", "<|tool_call|>", "<|python_tag|>", '{"name"', '[{"name"')
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 _PHI = re.compile(r"<\|tool_call\|>(.*?)(?:<\|/tool_call\|>|$)", re.DOTALL)
 
@@ -33,15 +34,13 @@ class ToolCall:
         return {"type": "function", "function": {"name": self.name, "arguments": self.arguments}}
 
 
-class MalformedToolCall(ValueError):
+class MalformedToolCallError(ValueError):
     """The model began a tool call and did not write a valid one."""
 
 
 def may_be_call(text: str) -> bool:
     """Whether ``text``, the start of a reply, could still turn out to be a tool call."""
-    start = text.lstrip()
-    if not start:
-        return True
+    start = re.sub(r"\s+", "", text)[:16]
     return any(opener.startswith(start) or start.startswith(opener) for opener in _OPENERS)
 
 
@@ -67,7 +66,9 @@ def _load(body: str) -> object:
     try:
         return json.loads(body.strip())
     except json.JSONDecodeError as exc:
-        raise MalformedToolCall(f"the tool call is not valid JSON ({exc.msg}): {body.strip()[:200]}") from None
+        raise MalformedToolCallError(
+            f"the tool call is not valid JSON ({exc.msg}): {body.strip()[:200]}"
+        ) from None
 
 
 def _many(body: str) -> list[ToolCall]:
@@ -75,7 +76,7 @@ def _many(body: str) -> list[ToolCall]:
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
-        raise MalformedToolCall("a tool call must be an object with a name and arguments")
+        raise MalformedToolCallError("a tool call must be an object with a name and arguments")
     return [_call(item) for item in data]
 
 
@@ -85,10 +86,10 @@ def _one(body: str) -> ToolCall:
 
 def _call(data: object) -> ToolCall:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
-        raise MalformedToolCall("a tool call needs a \"name\" (a string)")
+        raise MalformedToolCallError('a tool call needs a "name" (a string)')
     arguments = data.get("arguments", data.get("parameters", {}))
     if isinstance(arguments, str):  # some models write the arguments as a JSON string
         arguments = _load(arguments) if arguments.strip() else {}
     if not isinstance(arguments, dict):
-        raise MalformedToolCall(f"the arguments of {data['name']} must be an object")
+        raise MalformedToolCallError(f"the arguments of {data['name']} must be an object")
     return ToolCall(data["name"], arguments)

@@ -48,10 +48,18 @@ class BuiltinTools:
         self.tools = {
             tool.name: tool
             for tool in (
-                Tool("get_time", "The current time on this device.", _object(),
-                     lambda a: self._intent("HassGetCurrentTime")),
-                Tool("get_date", "Today's date on this device.", _object(),
-                     lambda a: self._intent("HassGetCurrentDate")),
+                Tool(
+                    "get_time",
+                    "The current time on this device.",
+                    _object(),
+                    lambda a: self._intent("HassGetCurrentTime"),
+                ),
+                Tool(
+                    "get_date",
+                    "Today's date on this device.",
+                    _object(),
+                    lambda a: self._intent("HassGetCurrentDate"),
+                ),
                 Tool(
                     "start_timer",
                     "Start a timer that rings after the given number of seconds.",
@@ -62,11 +70,16 @@ class BuiltinTools:
                         },
                         ("seconds",),
                     ),
-                    lambda a: self._intent("HassStartTimer", seconds=a.get("seconds"),
-                                           name=a.get("name", "")),
+                    lambda a: self._intent(
+                        "HassStartTimer", seconds=a.get("seconds"), name=a.get("name", "")
+                    ),
                 ),
-                Tool("timers_left", "How long is left on each timer.", _object(),
-                     lambda a: self._intent("HassTimerStatus")),
+                Tool(
+                    "timers_left",
+                    "How long is left on each timer.",
+                    _object(),
+                    lambda a: self._intent("HassTimerStatus"),
+                ),
                 Tool(
                     "cancel_timer",
                     "Cancel a timer, by its name if it has one.",
@@ -83,8 +96,9 @@ class BuiltinTools:
                         },
                         ("time", "message"),
                     ),
-                    lambda a: self._intent("ParleyRemind", clock=a.get("time", ""),
-                                           message=a.get("message", "")),
+                    lambda a: self._intent(
+                        "ParleyRemind", clock=a.get("time", ""), message=a.get("message", "")
+                    ),
                 ),
             )
         }
@@ -106,8 +120,11 @@ class BuiltinTools:
     def _intent(self, intent: str, **values: object) -> str:
         values = {k: v for k, v in values.items() if v not in (None, "")}
         handler = getattr(self.skills, f"_{intent}")
-        reply = handler(IntentMatch(intent, values, {k: str(v) for k, v in values.items()}),
-                        last_reply="", device=self.device)
+        reply = handler(
+            IntentMatch(intent, values, {k: str(v) for k, v in values.items()}),
+            last_reply="",
+            device=self.device,
+        )
         if reply is None:
             return f"error: could not understand the arguments {values}"
         if reply.act is not None:

@@ -23,8 +23,14 @@ def tools(tmp_path):
 
 def test_the_schemas_name_every_tool(tools):
     names = [s["function"]["name"] for s in tools.schemas()]
-    assert names == ["get_time", "get_date", "start_timer", "timers_left", "cancel_timer",
-                     "set_reminder"]
+    assert names == [
+        "get_time",
+        "get_date",
+        "start_timer",
+        "timers_left",
+        "cancel_timer",
+        "set_reminder",
+    ]
     assert all(s["function"]["parameters"]["type"] == "object" for s in tools.schemas())
 
 
