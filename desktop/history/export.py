@@ -22,11 +22,19 @@ def to_markdown(conversation: Conversation) -> str:
         if turn.reasoning:
             quoted = "\n".join(f"> {line}" for line in turn.reasoning.splitlines())
             lines += ["> _Reasoning:_", ">", quoted, ""]
+        for call in turn.tools:
+            lines += [f"> _Tool:_ `{tool_call_line(call)}`", ""]
         lines.append(turn.reply or "_(no reply)_")
         if turn.cancelled:
             lines.append("\n_(stopped)_")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def tool_call_line(call: dict) -> str:
+    """'start_timer(seconds=90) → Timer set for 1 minute and 30 seconds.'"""
+    arguments = ", ".join(f"{k}={json.dumps(v)}" for k, v in call.get("arguments", {}).items())
+    return f"{call.get('name') or '(malformed call)'}({arguments}) → {call.get('result', '')}"
 
 
 def to_json(conversation: Conversation) -> str:

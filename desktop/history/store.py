@@ -25,7 +25,7 @@ from desktop.errors import ParleyError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: turns.tools (the chat model's tool calls)
 TITLE_CHARS = 60
 BUSY_TIMEOUT_S = 5.0
 
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS turns (
     cancelled INTEGER NOT NULL DEFAULT 0,
     models TEXT NOT NULL DEFAULT '{}',
     timings TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    tools TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, id);
 """
@@ -68,6 +69,7 @@ class Turn:
     models: dict[str, str | None] = field(default_factory=dict)
     timings: dict[str, float | None] = field(default_factory=dict)
     created_at: float = 0.0
+    tools: list[dict] = field(default_factory=list)  # name, arguments, result
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,9 @@ class HistoryStore:
                     f"(schema {version}); update Parley to read it"
                 )
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+            if "tools" not in columns:  # a history written by schema 1
+                db.execute("ALTER TABLE turns ADD COLUMN tools TEXT NOT NULL DEFAULT '[]'")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
             db.close()
@@ -224,7 +229,8 @@ class HistoryStore:
                         ).lastrowid
                     self._db.execute(
                         "INSERT INTO turns (conversation_id, question, reply, reasoning, "
-                        "cancelled, models, timings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "cancelled, models, timings, created_at, tools) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             conversation_id,
                             result.transcript,
@@ -234,6 +240,7 @@ class HistoryStore:
                             json.dumps(result.models),
                             json.dumps(result.timings),
                             now,
+                            json.dumps(result.tools),
                         ),
                     )
                     self._db.execute(
@@ -303,10 +310,19 @@ class HistoryStore:
                 "parley history list shows the conversations there are",
             )
         turns = [
-            Turn(q, r, reasoning, bool(cancelled), json.loads(models), json.loads(timings), at)
-            for q, r, reasoning, cancelled, models, timings, at in self._read(
-                "SELECT question, reply, reasoning, cancelled, models, timings, created_at "
-                "FROM turns WHERE conversation_id = ? ORDER BY id",
+            Turn(
+                q,
+                r,
+                reasoning,
+                bool(cancelled),
+                json.loads(models),
+                json.loads(timings),
+                at,
+                json.loads(tools),
+            )
+            for q, r, reasoning, cancelled, models, timings, at, tools in self._read(
+                "SELECT question, reply, reasoning, cancelled, models, timings, created_at, "
+                "tools FROM turns WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             )
         ]

@@ -93,6 +93,7 @@ class Bubble(QFrame):
         layout.addWidget(self.footer)
         self._text = text
         self._thought = ""
+        self._tools: list[str] = []  # "start_timer(seconds=90) → Timer set …", folded too
         self._timings = ""  # the turn's stages, from the endpoint
         self._heard = ""  # when the user heard the reply: first in the footer
 
@@ -103,11 +104,29 @@ class Bubble(QFrame):
     def add(self, piece: str, reasoning: bool = False) -> None:
         if reasoning:
             self._thought += piece
-            self.reasoning.setText(self._thought.strip())
-            self.reasoning_toggle.show()
+            self._show_folded()
         else:
             self._text += piece
             self.body.setText(self._text.lstrip())
+
+    def add_tool(self, line: str) -> None:
+        """A tool the model called and what it answered: folded with the reasoning."""
+        self._tools.append(line)
+        self._show_folded()
+
+    def _show_folded(self) -> None:
+        parts = [self._thought.strip()] + [f"Tool: {line}" for line in self._tools]
+        self.reasoning.setText("\n\n".join(part for part in parts if part))
+        self.reasoning_toggle.setText(self._fold_label(self.reasoning.isVisible()))
+        self.reasoning_toggle.show()
+
+    def _fold_label(self, shown: bool) -> str:
+        what = " and ".join(
+            name
+            for name, there in (("reasoning", self._thought.strip()), ("tools used", self._tools))
+            if there
+        )
+        return f"{'Hide' if shown else 'Show'} {what}"
 
     def finish(self, timings: dict[str, float | None], note: str = "") -> None:
         self._timings = " · ".join(part for part in (note, timing_line(timings)) if part)
@@ -125,7 +144,7 @@ class Bubble(QFrame):
 
     def _fold(self, shown: bool) -> None:
         self.reasoning.setVisible(shown)
-        self.reasoning_toggle.setText("Hide reasoning" if shown else "Show reasoning")
+        self.reasoning_toggle.setText(self._fold_label(shown))
 
 
 class ChatView(QScrollArea):
@@ -174,6 +193,11 @@ class ChatView(QScrollArea):
         if self.reply is None:
             self.reply = self._append(Bubble("parley"))
         self.reply.add(piece, reasoning)
+
+    def add_tool(self, line: str) -> None:
+        if self.reply is None:
+            self.reply = self._append(Bubble("parley"))
+        self.reply.add_tool(line)
 
     def finish_reply(self, timings: dict[str, float | None], note: str = "") -> None:
         if self.reply is None and note:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
@@ -45,10 +46,12 @@ from desktop.engine.events import (
     SettingsChanged,
     State,
     Token,
+    ToolUse,
     Transcript,
     TurnResult,
 )
 from desktop.errors import ConfigError, ModelError
+from desktop.history.export import tool_call_line
 from desktop.history.recorder import Recorder
 from desktop.history.store import Conversation, HistoryError
 from desktop.host.messages import (
@@ -321,6 +324,8 @@ class MainWindow(QMainWindow):
             self._on_ready(event)
         elif isinstance(event, Notice):
             self.statusBar().showMessage(sentence(event.message), NOTICE_MS)
+        elif isinstance(event, ToolUse):
+            self.chat.add_tool(tool_call_line(asdict(event)))
         elif isinstance(event, SettingsChanged):
             self._save(self.settings.replace(**event.values))  # "speak slower", kept
         elif isinstance(event, Alarm):
@@ -438,6 +443,8 @@ class MainWindow(QMainWindow):
             self.captions.user_said(turn.question)
             if turn.reasoning:
                 self.chat.add_token(turn.reasoning, reasoning=True)
+            for call in turn.tools:
+                self.chat.add_tool(tool_call_line(call))
             if turn.reply:
                 self.chat.add_token(turn.reply)
                 self.captions.parley_writes(turn.reply)

@@ -45,3 +45,12 @@ def test_json_round_trips(saved):
 def test_unknown_format(saved):
     with pytest.raises(ValueError, match="md, json"):
         export(saved, "pdf")
+
+
+def test_tool_calls_are_in_the_markdown(tmp_path):
+    store = HistoryStore(tmp_path / "t.db")
+    call = {"name": "start_timer", "arguments": {"seconds": 90}, "result": "Timer set."}
+    chat = store.add_turn(None, TurnResult("Pasta?", "Set.", "", {}, {}, tools=[call]))
+    text = to_markdown(store.get(chat))
+    store.close()
+    assert "> _Tool:_ `start_timer(seconds=90) → Timer set.`" in text

@@ -164,3 +164,41 @@ def test_a_full_database_is_a_clear_error_and_keeps_what_was_saved(store):
     store._db.execute("PRAGMA max_page_count=1073741823")
     assert store.get(first).turns[0].question == "Before the disk filled"
     assert store.integrity() == "ok"
+
+
+def test_tool_calls_are_saved_with_the_turn(store):
+    import dataclasses
+
+    call = {"name": "start_timer", "arguments": {"seconds": 90}, "result": "Timer set."}
+    store.add_turn(None, dataclasses.replace(turn("Pasta?"), tools=[call]))
+    [summary] = store.conversations()
+    assert store.get(summary.id).turns[0].tools == [call]
+
+
+def test_a_history_from_before_tool_calls_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "history.db"
+    old = sqlite3.connect(path)  # schema 1, as Parley wrote it before tool calls
+    old.executescript(
+        """
+        CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+            created_at REAL NOT NULL, updated_at REAL NOT NULL);
+        CREATE TABLE turns (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL
+            REFERENCES conversations(id) ON DELETE CASCADE, question TEXT NOT NULL,
+            reply TEXT NOT NULL, reasoning TEXT NOT NULL DEFAULT '',
+            cancelled INTEGER NOT NULL DEFAULT 0, models TEXT NOT NULL DEFAULT '{}',
+            timings TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL);
+        INSERT INTO conversations VALUES (1, 'Old', 1.0, 1.0);
+        INSERT INTO turns (conversation_id, question, reply, created_at)
+            VALUES (1, 'Hi?', 'Hello.', 1.0);
+        PRAGMA user_version=1;
+        """
+    )
+    old.close()
+    store = HistoryStore(path)
+    try:
+        [saved] = store.get(1).turns
+        assert (saved.question, saved.reply, saved.tools) == ("Hi?", "Hello.", [])
+        store.add_turn(1, turn("And now?"))
+        assert [t.question for t in store.get(1).turns] == ["Hi?", "And now?"]
+    finally:
+        store.close()

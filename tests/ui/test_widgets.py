@@ -136,3 +136,20 @@ def test_tray_menu_talks_shows_and_quits(qtbot):
     tray.talk.trigger()
     tray.talk.trigger()
     assert toggles == [True, False]
+
+
+def test_tool_calls_are_folded_with_the_reasoning(qtbot):
+    chat = ChatView()
+    qtbot.addWidget(chat)
+    chat.show()
+    chat.add_user("Pasta!")
+    chat.add_tool("start_timer(seconds=480) → Timer set for 8 minutes.")
+    chat.add_token("Your timer is set.")
+    reply = chat.reply
+    qtbot.waitUntil(reply.reasoning_toggle.isVisible)
+    assert reply.reasoning_toggle.text() == "Show tools used" and not reply.reasoning.isVisible()
+    qtbot.mouseClick(reply.reasoning_toggle, Qt.MouseButton.LeftButton)
+    assert reply.reasoning.text() == "Tool: start_timer(seconds=480) → Timer set for 8 minutes."
+    chat.add_token("Let me think.", reasoning=True)
+    assert reply.reasoning_toggle.text() == "Hide reasoning and tools used"
+    assert reply.text.strip() == "Your timer is set."
