@@ -59,6 +59,8 @@ class Settings:
     local_intents: bool = True  # the time, timers, reminders... answered without the LLM
     voice_rate: float = 1.0  # the voice's pace ("speak slower": 1/1.2 of it)
     voice_gain_db: float = 0.0  # "louder" / "quieter", in 3 dB steps
+    mcp_servers: tuple[str, ...] = ()  # MCP servers' command lines (stdio), for tools
+    mcp_always_allow: tuple[str, ...] = ()  # "server/tool": runs without asking
 
     def __post_init__(self) -> None:
         if self.threads < 0:

@@ -8,6 +8,7 @@ to); ``--continue ID`` carries on a saved conversation.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -96,12 +97,36 @@ def _chat(args: argparse.Namespace, settings: Settings, recorder: Recorder) -> i
         settings, llm_path=args.model, need_stt=False, need_tts=player is not None
     )
     _resume(recorder, assistant)
+    _ask_before_tools(assistant)
     print(HELP, file=sys.stderr)
     clock = start_timer_clock(assistant, _ring_in_terminal(assistant, player))
     try:
         return _converse(assistant, recorder, player)
     finally:
         stop_timer_clock(assistant, clock)
+        if assistant.tools is not None:
+            assistant.tools.close()
+
+
+def _ask_before_tools(assistant: Assistant) -> None:
+    """MCP tools run only after a yes at the prompt ("always" is kept in the settings)."""
+    tools = assistant.tools
+    if tools is None or tools.mcp is None:
+        return
+    for failure in tools.mcp.failures:
+        print(f"parley: {failure}", file=sys.stderr)
+
+    def approve(server: str, tool: str, arguments: dict) -> str:
+        shown = json.dumps(arguments, ensure_ascii=False)
+        print(f"\n[the model wants to use {tool} of the MCP server {server}: {shown}]")
+        try:
+            answer = input("Allow it? [y]es, [n]o, [a]lways for this tool: ").strip().lower()
+        except EOFError:
+            return "no"
+        return {"y": "yes", "yes": "yes", "a": "always", "always": "always"}.get(answer, "no")
+
+    tools.approve = approve
+    tools.on_always = lambda allowed: keep_spoken_settings({"mcp_always_allow": allowed})
 
 
 def _ring_in_terminal(assistant: Assistant, player: object):  # noqa: ANN202

@@ -12,6 +12,7 @@ from desktop.engine.conversation.turn_end import load_turn_end
 from desktop.engine.llm.backend import SamplingOptions
 from desktop.engine.llm.llama import LlamaCppBackend
 from desktop.engine.llm.remote import FallbackBackend, RemoteBackend, RemoteError
+from desktop.engine.skills.mcp_servers import McpServers
 from desktop.engine.skills.skills import Skills, VoicePace
 from desktop.engine.skills.timers import TimerStore
 from desktop.engine.speech.stt import Transcriber
@@ -106,9 +107,16 @@ def load_assistant(
         )
         models["tts"] = str(entry.path)
     skills = load_skills(settings) if settings.local_intents else None
-    return Assistant(
+    assistant = Assistant(
         llm, stt, tts, settings.system_prompt, models=models, turn_end=turn_end, skills=skills
     )
+    if assistant.tools is not None and settings.mcp_servers:
+        say("starting the MCP servers")
+        assistant.tools.mcp = McpServers(list(settings.mcp_servers))
+        assistant.tools.always_allowed = set(settings.mcp_always_allow)
+        for failure in assistant.tools.mcp.failures:
+            say(failure)
+    return assistant
 
 
 def load_skills(settings: Settings) -> Skills | None:

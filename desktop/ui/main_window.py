@@ -543,7 +543,7 @@ class MainWindow(QMainWindow):
         """What, if anything, left this device (the offline guard's record)."""
         from desktop.ui.network_dialog import NetworkDialog
 
-        NetworkDialog(self).exec()
+        NetworkDialog(self, mcp_servers=self.settings.mcp_servers).exec()
 
     def about(self) -> None:
         QMessageBox.about(

@@ -67,11 +67,28 @@ def summary(entries: list[dict]) -> str:
     return f"{went}; {blocked}."
 
 
+def mcp_note(servers: tuple[str, ...]) -> str:
+    """MCP servers are processes of their own: what they do is not in this record."""
+    if not servers:
+        return ""
+    listed = "; ".join(servers)
+    return (
+        f"Configured MCP servers run as programs of their own, outside Parley's offline "
+        f"guard: their connections are not in this list ({listed})."
+    )
+
+
 class NetworkDialog(QDialog):
     """Lists the offline guard's record, newest first; Esc or Close closes it."""
 
-    def __init__(self, parent: QWidget | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        log_path: Path | None = None,
+        mcp_servers: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(parent)
+        self.mcp_servers = mcp_servers
         self.setWindowTitle("Network activity")
         self.setAccessibleName("Network activity")
         self.resize(820, 420)
@@ -116,8 +133,13 @@ class NetworkDialog(QDialog):
         buttons.addWidget(self.refresh_button)
         buttons.addStretch(1)
         buttons.addWidget(close)
+        self.outside = QLabel(mcp_note(self.mcp_servers))
+        self.outside.setObjectName("mcp_servers")
+        self.outside.setWordWrap(True)
+        self.outside.setVisible(bool(self.mcp_servers))
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        layout.addWidget(self.outside)
         layout.addWidget(self.empty, 1)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)

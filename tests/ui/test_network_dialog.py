@@ -121,3 +121,17 @@ def test_keyboard_reachable_with_names_and_esc_closes(qtbot, open_dialog):
 
 def test_local_time_keeps_an_unreadable_stamp():
     assert local_time("yesterday") == "yesterday"
+
+
+def test_configured_mcp_servers_are_named_as_outside_the_guard(qtbot, tmp_path):
+    from desktop.ui.network_dialog import NetworkDialog
+
+    dialog = NetworkDialog(log_path=tmp_path / "none.jsonl", mcp_servers=("python -m notes",))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    note = dialog.findChild(object, "mcp_servers")
+    assert note.isVisible() and "outside Parley's offline guard" in note.text()
+    assert "python -m notes" in note.text()
+    quiet = NetworkDialog(log_path=tmp_path / "none.jsonl")
+    qtbot.addWidget(quiet)
+    assert not quiet.findChild(object, "mcp_servers").isVisibleTo(quiet)

@@ -41,6 +41,7 @@ from desktop.engine.llm.reasoning import ThinkSplitter
 from desktop.engine.llm.remote import BackendNotice
 from desktop.engine.os_threads import name_this_thread
 from desktop.engine.skills.skills import SkillReply, Skills
+from desktop.engine.skills.toolbox import ToolBox
 from desktop.engine.skills.tools import BuiltinTools
 from desktop.engine.speech.clauses import ClauseChunker
 from desktop.engine.speech.stt import Transcriber
@@ -160,8 +161,9 @@ class Assistant:
         self.turn_end = turn_end  # judges whether a pause ends the turn (live voice)
         self.skills = skills  # intents answered without the LLM (the time, timers, ...)
         self.device = device  # "" this computer; a satellite's name on the hub
-        # The intents as tools, for chat models whose template takes tools.
-        self.tools = BuiltinTools(skills, device) if skills is not None else None
+        # The intents (and MCP servers' tools) for chat models whose template takes
+        # tools; loading.py adds the MCP servers, a front the way to approve them.
+        self.tools = ToolBox(BuiltinTools(skills, device)) if skills is not None else None
         self.system_prompt = system_prompt
         self.models = models or {"llm": llm.description, "stt": None, "tts": None}
         self.messages: list[Message] = []
@@ -372,7 +374,7 @@ class Assistant:
         emit(result)
         return result
 
-    def _offered_tools(self, tool_choice: str) -> BuiltinTools | None:
+    def _offered_tools(self, tool_choice: str) -> ToolBox | None:
         """The tools this turn offers the model (see run_turn's ``tool_choice``)."""
         if self.tools is None or tool_choice == "none":
             return None
@@ -381,7 +383,7 @@ class Assistant:
         return None
 
     def _run_tools(
-        self, called: ToolRound, tools: BuiltinTools, emit: EventSink, used: list[dict]
+        self, called: ToolRound, tools: ToolBox, emit: EventSink, used: list[dict]
     ) -> list[Message]:
         """Run a round's calls; the messages that show the model what they answered."""
         results = []
