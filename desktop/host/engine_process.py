@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import faulthandler
+import itertools
 import logging
 import os
 import queue
@@ -22,12 +23,22 @@ from desktop import native_heap
 from desktop.config import Settings
 from desktop.engine.conversation.alarms import start_timer_clock, stop_timer_clock
 from desktop.engine.conversation.turn import Assistant
-from desktop.engine.events import Alarm, Event, Failure, Notice, Speech, State
+from desktop.engine.events import (
+    Alarm,
+    Event,
+    Failure,
+    Notice,
+    SettingsChanged,
+    Speech,
+    State,
+)
 from desktop.engine.llm.backend import Message
 from desktop.engine.skills.skills import ring_words
 from desktop.engine.skills.timers import Timer
 from desktop.errors import AudioError, ParleyError
 from desktop.host.messages import (
+    Approval,
+    ApprovalNeeded,
     Ask,
     Command,
     LoadFailed,
@@ -45,6 +56,8 @@ from desktop.host.messages import (
 )
 
 log = logging.getLogger(__name__)
+
+APPROVAL_WAIT_S = 120.0  # an unanswered question about a tool is a no
 
 
 def serve(conn: Connection, settings_values: dict, history: list[Message], debug: bool) -> None:
@@ -148,6 +161,8 @@ class EngineService:
         self._send_lock = threading.Lock()
         self.voice = None  # VoiceLoop when a microphone exists
         self.text: TextTurns | None = None
+        self._approvals: dict[int, list] = {}  # request id -> [threading.Event, answer]
+        self._approval_ids = itertools.count(1)
 
     def send(self, event: object) -> None:
         if isinstance(event, Speech):
@@ -203,6 +218,13 @@ class EngineService:
             progress=lambda message: self.send(Loading(message)),
         )
         assistant.restore(self.history)
+        if assistant.tools is not None and assistant.tools.mcp is not None:
+            assistant.tools.approve = self._approve  # the window asks the user
+            assistant.tools.on_always = lambda allowed: self.send(
+                SettingsChanged({"mcp_always_allow": allowed})
+            )
+            for failure in assistant.tools.mcp.failures:
+                self.send(Notice(failure))
         if devices is not None:
             from desktop.engine.audio.streams import DuplexStream
             from desktop.engine.conversation.voice_loop import VoiceLoop
@@ -222,7 +244,23 @@ class EngineService:
         if self.voice is None:
             self.send(State("idle"))
 
+    def _approve(self, server: str, tool: str, arguments: dict) -> str:
+        """On the turn's thread: ask the window, wait for the answer ("no" if none)."""
+        request_id = next(self._approval_ids)
+        waiting = [threading.Event(), "no"]
+        self._approvals[request_id] = waiting
+        self.send(ApprovalNeeded(request_id, server, tool, arguments))
+        waiting[0].wait(APPROVAL_WAIT_S)
+        self._approvals.pop(request_id, None)
+        return waiting[1]
+
     def _handle(self, command: Command) -> None:
+        if isinstance(command, Approval):
+            waiting = self._approvals.get(command.request_id)
+            if waiting is not None:
+                waiting[1] = command.answer
+                waiting[0].set()
+            return
         voice, text = self.voice, self.text
         if voice is None and text is None:
             if isinstance(command, Ask):

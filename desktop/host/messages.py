@@ -65,8 +65,25 @@ class Shutdown:
     """Close the devices, free the models and exit."""
 
 
+@dataclass(frozen=True)
+class Approval:
+    """The user's answer to an ApprovalNeeded: "yes", "no" or "always"."""
+
+    request_id: int
+    answer: str
+
+
 Command = (
-    Ask | Press | Release | StopReply | SetHandsFree | Tune | NewConversation | Resume | Shutdown
+    Ask
+    | Press
+    | Release
+    | StopReply
+    | SetHandsFree
+    | Tune
+    | NewConversation
+    | Resume
+    | Shutdown
+    | Approval
 )
 
 # -- events: engine -> window (besides desktop.engine.events) ------------------------------
@@ -87,6 +104,16 @@ class Ready:
     voice: bool
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApprovalNeeded:
+    """The chat model wants to run a tool of an MCP server: ask the user (Approval)."""
+
+    request_id: int
+    server: str
+    tool: str
+    arguments: dict
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ from desktop.history.export import tool_call_line
 from desktop.history.recorder import Recorder
 from desktop.history.store import Conversation, HistoryError
 from desktop.host.messages import (
+    Approval,
+    ApprovalNeeded,
     Ask,
     EngineGaveUp,
     EngineRestarted,
@@ -69,6 +71,7 @@ from desktop.host.messages import (
     StopReply,
     Tune,
 )
+from desktop.ui.approval import ask_to_run_tool
 from desktop.ui.banner import Banner, sentence
 from desktop.ui.bridge import EngineBridge
 from desktop.ui.captions import CaptionView
@@ -324,6 +327,8 @@ class MainWindow(QMainWindow):
             self._on_ready(event)
         elif isinstance(event, Notice):
             self.statusBar().showMessage(sentence(event.message), NOTICE_MS)
+        elif isinstance(event, ApprovalNeeded):
+            self.bridge.send(Approval(event.request_id, ask_to_run_tool(self, event)))
         elif isinstance(event, ToolUse):
             self.chat.add_tool(tool_call_line(asdict(event)))
         elif isinstance(event, SettingsChanged):
