@@ -124,6 +124,11 @@ def run_voice_chat(
         echo_cancellation=echo_cancellation,
     )
     loop.start()
+    if assistant.tools is not None and assistant.tools.mcp is not None:
+        assistant.tools.approve = loop.approve_by_voice  # "Shall I use …?" "Yes."
+        assistant.tools.on_always = lambda allowed: keep_spoken_settings(
+            {"mcp_always_allow": allowed}
+        )
     how = "Speak any time" if hands_free else "Press Enter to talk, Enter again to stop"
     print(f"{how}; or type a question. /quit (or Ctrl-D) leaves.", file=sys.stderr)
     listening = False

@@ -52,6 +52,11 @@ from desktop.engine.conversation.alarms import (
 )
 from desktop.engine.conversation.own_voice import OwnVoice
 from desktop.engine.conversation.reply_ahead import ReplyAhead, ReplyAheadSlot
+from desktop.engine.conversation.spoken_approval import (
+    APPROVAL_WAIT_S,
+    answer_of,
+    question_for,
+)
 from desktop.engine.conversation.turn import Assistant
 from desktop.engine.conversation.turn_end import ending_of, punctuation_ending
 from desktop.engine.events import (
@@ -192,6 +197,7 @@ class VoiceLoop:
         self.echoes_ignored: list[str] = []  # what the loop heard of its own voice
         self.turns_started = 0
         self._timer_clock = None  # rings this device's timers and reminders (alarms.py)
+        self._approving = False  # a tool's approval was asked aloud: the answer is awaited
 
     # -- public controls ------------------------------------------------------------------
 
@@ -284,6 +290,48 @@ class VoiceLoop:
         speech = self.assistant.tts.synthesize(words)
         if audio is self._audio and not self._stopped.is_set():
             audio.play(speech, self.assistant.tts.sample_rate, on_heard=None if chime else chimed)
+
+    def approve_by_voice(self, server: str, tool: str, arguments: dict) -> str:
+        """Ask aloud whether a tool of an MCP server may run, on the turn's thread, and
+        read the next thing the user says (or types) as the answer."""
+        tts, audio = self.assistant.tts, self._audio
+        question = question_for(server, tool)
+        self._approving = True
+        try:
+            if audio is not None:
+                self._own_voice.said(question)
+                self._speaking = True
+                self._state("speaking")
+                audio.play(tts.synthesize(question), tts.sample_rate)
+            self._emit(Notice(question))
+            deadline = time.monotonic() + APPROVAL_WAIT_S
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    asked = self._questions.get(timeout=left)
+                except queue.Empty:
+                    break
+                if asked is None:  # the loop is stopping
+                    self._questions.put(None)
+                    break
+                text = asked.text or self._transcribe_answer(asked)
+                answer = answer_of(text)
+                if answer is not None:
+                    log.info("tool %s/%s: the user said %r (%s)", server, tool, text, answer)
+                    return answer
+                if text.strip():
+                    self._questions.put(asked)  # not an answer: a question of its own
+                    break
+            return "no"
+        finally:
+            self._approving = False
+
+    def _transcribe_answer(self, asked: _Question) -> str:
+        if asked.audio is None:
+            return ""
+        try:
+            return self.assistant.stt.transcribe_raw(asked.audio)
+        except Exception:  # noise or silence: no answer
+            return ""
 
     def set_hands_free(self, on: bool) -> None:
         """Switch between hands-free and push-to-talk while the loop runs."""
@@ -545,7 +593,8 @@ class VoiceLoop:
 
     def _barge_in(self) -> None:
         self.barge_ins.append(time.perf_counter())
-        self._cancel.set()
+        if not self._approving:  # "yes" over "Shall I …?" answers it, not cancels the turn
+            self._cancel.set()
         self._pause.end()  # clear() below ends the pause too
         if self._audio is not None:
             self._audio.clear()
