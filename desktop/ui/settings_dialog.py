@@ -196,6 +196,7 @@ class SettingsDialog(QDialog):
         column.addWidget(self._performance_section())
         column.addWidget(self._remote_section())
         column.addWidget(self._devices_section())
+        column.addWidget(self._tools_section())
         column.addStretch()
         scroll = QScrollArea()
         scroll.setWidget(sections)
@@ -402,6 +403,37 @@ class SettingsDialog(QDialog):
         self._row(form, "&Glasses and other satellites:", self.satellites)
         return self._group("Devices", form)
 
+    def _tools_section(self) -> QGroupBox:
+        """Intents answered on the device, and MCP servers whose tools a model may use."""
+        self.local_intents = _check(
+            "local_intents", "&Quick answers on this device: the time, timers, reminders"
+        )
+        self.mcp_servers = QPlainTextEdit()
+        self.mcp_servers.setObjectName("mcp_servers")
+        self.mcp_servers.setTabChangesFocus(True)
+        self.mcp_servers.setFixedHeight(70)
+        self.mcp_servers.setPlaceholderText("one command a line, e.g. python -m my_mcp_server")
+        self.mcp_servers.setToolTip(
+            "MCP servers started over stdio; a chat model that takes tools may ask to use "
+            "theirs, and each use needs your yes. They run outside Parley's offline guard."
+        )
+        self.forget_approvals = QPushButton("Forget “always allow” answers")
+        self.forget_approvals.setObjectName("forget_approvals")
+        self.forget_approvals.setAutoDefault(False)  # Enter still means OK
+        self.forget_approvals.clicked.connect(lambda: self._set_always_allowed(()))
+        form = QFormLayout()
+        self._row(form, None, self.local_intents)
+        self._row(form, "M&CP servers:", self.mcp_servers)
+        self._row(form, None, self.forget_approvals)
+        return self._group("Tools", form)
+
+    def _set_always_allowed(self, allowed: tuple[str, ...]) -> None:
+        self._always_allowed = allowed
+        self.forget_approvals.setEnabled(bool(allowed))
+        self.forget_approvals.setToolTip(
+            "Allowed without asking: " + ", ".join(allowed) if allowed else "Nothing is"
+        )
+
     def _button_box(self) -> QDialogButtonBox:
         box = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -477,6 +509,9 @@ class SettingsDialog(QDialog):
         self.remote_model.setText(settings.remote_model)
         self.remote_api_key.setText(settings.remote_api_key)
         self.satellites.setPlainText("\n".join(settings.satellites))
+        self.local_intents.setChecked(settings.local_intents)
+        self.mcp_servers.setPlainText("\n".join(settings.mcp_servers))
+        self._set_always_allowed(settings.mcp_always_allow)
 
     def _values(self) -> dict[str, object]:
         """The widgets' values, as ``Settings`` field names."""
@@ -502,4 +537,9 @@ class SettingsDialog(QDialog):
             "satellites": tuple(
                 line.strip() for line in self.satellites.toPlainText().splitlines() if line.strip()
             ),
+            "local_intents": self.local_intents.isChecked(),
+            "mcp_servers": tuple(
+                line.strip() for line in self.mcp_servers.toPlainText().splitlines() if line.strip()
+            ),
+            "mcp_always_allow": self._always_allowed,
         }

@@ -44,6 +44,8 @@ FIELDS = [
     "threads",
     "stt_short_window",
     "satellites",
+    "local_intents",
+    "mcp_servers",  # "Forget always allow" is disabled: nothing was allowed yet
 ]
 
 
@@ -493,3 +495,19 @@ def test_judging_unfinished_sentences_can_be_turned_off(qtbot, open_dialog):
     new = accepted(dialog)
     assert new.turn_end_by_model is False
     assert needs_engine_restart(Settings(), new)  # the engine loads the judge at start
+
+
+def test_tools_round_trip_and_approvals_can_be_forgotten(qtbot, open_dialog):
+    start = Settings(mcp_always_allow=("notes/add_note",))
+    dialog = open_dialog(start)
+    assert dialog.local_intents.isChecked() and dialog.forget_approvals.isEnabled()
+    dialog.mcp_servers.setFocus()
+    qtbot.keyClicks(dialog.mcp_servers, "python -m notes_server")
+    qtbot.mouseClick(dialog.forget_approvals, Qt.MouseButton.LeftButton)
+    assert not dialog.forget_approvals.isEnabled()
+    dialog.local_intents.setChecked(False)
+    click_ok(qtbot, dialog)
+    new = accepted(dialog)
+    assert new.mcp_servers == ("python -m notes_server",) and new.mcp_always_allow == ()
+    assert not new.local_intents
+    assert needs_engine_restart(start, new)  # the servers start with the engine
