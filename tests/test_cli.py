@@ -150,7 +150,8 @@ def test_self_test_passes():
     done = run_parley("self-test")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "self-test passed" in done.stdout
-    assert done.stdout.count("ok ") == 4
+    assert done.stdout.count("ok ") == 5
+    assert "answer on the device" in done.stdout and "It's " in done.stdout
 
 
 def chat(*args: str, typed: str, env: dict | None = None):

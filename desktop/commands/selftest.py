@@ -68,11 +68,25 @@ def run_self_test() -> int:
             raise ParleyError("the reply was not spoken")
         return f"{result.reply[:60]!r}, first audio {result.timings['first_audio_ms']:.0f} ms"
 
+    def intents() -> str:
+        assistant = state["assistant"]
+        if assistant.skills is None:
+            if not load_settings().local_intents:
+                return "turned off in the settings"
+            raise ParleyError("the local intents did not load (the log says why)")
+        result = assistant.run_turn(text="What time is it?")
+        if result.intent != "HassGetCurrentTime":
+            raise ParleyError(
+                f"'What time is it?' was not answered on the device: {result.reply!r}"
+            )
+        return repr(result.reply)
+
     for name, work in (
         ("load models", load),
         ("text to speech", speak),
         ("speech to text", listen),
         ("answer and speak", answer),
+        ("answer on the device", intents),
     ):
         if not step(name, work):
             print("self-test failed")

@@ -6,9 +6,8 @@ from tests.bench.scripts import run_ok
 
 
 def test_intents_benchmark_reports_every_figure():
-    report = json.loads(
-        run_ok("bench/intents.py", "--json", "--timers", "2", "--rounds", "2").stdout
-    )
+    short = ("--timers", "2", "--rounds", "2", "--spoken", "2")
+    report = json.loads(run_ok("bench/intents.py", "--json", *short).stdout)
     m = report["matching"]
     assert m["phrasings"] > 100 and m["near_misses"] > 50
     assert 0 < m["recall"] <= 1 and 0 < m["precision"] <= 1

@@ -469,8 +469,8 @@ def test_spoken_control_tokens_stay_plain_text(fresh, monkeypatch):
     seen: list[list[int]] = []
     original = fresh.llm.prompt_tokens
 
-    def spy(messages):
-        tokens = original(messages)
+    def spy(messages, tools=None):
+        tokens = original(messages, tools)
         seen.append(tokens)
         return tokens
 

@@ -65,3 +65,33 @@ def test_hold_space_to_talk(qtbot, voice_window, virtual_audio, say):
         qtbot.keyRelease(window.input, Qt.Key.Key_Space)
     assert {"many", "legs"} <= set(words(done.args[0].transcript))
     assert window.input.text() == "", "Space must talk, not type, in an empty box"
+
+
+def test_the_time_and_a_five_second_timer_by_voice_in_the_window(
+    qtbot, voice_window, virtual_audio, tmp_path
+):
+    """Issue 19's "done when" in the window: both spoken into the virtual microphone,
+    answered on the device, the timer shown in the Timers panel and rung in the chat."""
+    from bench.corpus import speak
+    from desktop.engine.events import Alarm
+    from desktop.engine.skills.timers import TimerStore
+
+    store = TimerStore()
+    for timer in store.pending():
+        store.cancel(timer.id)
+    window = voice_window(hands_free=True)
+    seen = Seen(window)
+    voice = ("en-us", 150)  # tiny.en hears "Set a timer" from it (see test_live_voice)
+    with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as asked:
+        virtual_audio.play_into_mic(speak("What time is it?", tmp_path / "time.wav", voice))
+    assert asked.args[0].intent == "HassGetCurrentTime", asked.args[0].transcript
+    assert asked.args[0].reply.startswith("It's ")
+    # Not over Parley's own answer: wait until it is heard out and listening again.
+    qtbot.waitUntil(lambda: window.voice_bar.state.text() == "Listening", timeout=15_000)
+    with qtbot.waitSignal(window.turn_finished, timeout=TURN_MS) as asked:
+        request = speak("Set a timer for five seconds.", tmp_path / "timer.wav", voice)
+        virtual_audio.play_into_mic(request)
+    assert asked.args[0].reply == "Timer set for 5 seconds.", asked.args[0].transcript
+    qtbot.waitUntil(lambda: window.timers_dock.isVisible(), timeout=5_000)
+    qtbot.waitUntil(lambda: bool(seen.of(Alarm)), timeout=30_000)
+    assert window.chat.bubbles[-1].text == "⏰ Your 5 second timer is done."
