@@ -148,6 +148,17 @@ def _check(name: str, text: str) -> QCheckBox:
     return box
 
 
+def _lines(name: str, placeholder: str, tip: str) -> QPlainTextEdit:
+    """A short box of one entry a line (devices, MCP servers); Tab moves on."""
+    box = QPlainTextEdit()
+    box.setObjectName(name)
+    box.setTabChangesFocus(True)
+    box.setFixedHeight(70)
+    box.setPlaceholderText(placeholder)
+    box.setToolTip(tip)
+    return box
+
+
 def _side_button(text: str) -> QPushButton:
     """A button that never steals Enter from OK."""
     button = QPushButton(text)
@@ -390,14 +401,11 @@ class SettingsDialog(QDialog):
 
     def _devices_section(self) -> QGroupBox:
         """Glasses, hearing-aid streamers and other Wyoming satellites for `parley hub`."""
-        self.satellites = QPlainTextEdit()
-        self.satellites.setObjectName("satellites")
-        self.satellites.setTabChangesFocus(True)
-        self.satellites.setFixedHeight(70)
-        self.satellites.setPlaceholderText("one a line, e.g. tcp://glasses.local:10700")
-        self.satellites.setToolTip(
+        self.satellites = _lines(
+            "satellites",
+            "one a line, e.g. tcp://glasses.local:10700",
             "parley hub connects to these devices (wyoming-satellite), listens and "
-            "answers through them; only they may be reached over the network"
+            "answers through them; only they may be reached over the network",
         )
         form = QFormLayout()
         self._row(form, "&Glasses and other satellites:", self.satellites)
@@ -408,14 +416,11 @@ class SettingsDialog(QDialog):
         self.local_intents = _check(
             "local_intents", "&Quick answers on this device: the time, timers, reminders"
         )
-        self.mcp_servers = QPlainTextEdit()
-        self.mcp_servers.setObjectName("mcp_servers")
-        self.mcp_servers.setTabChangesFocus(True)
-        self.mcp_servers.setFixedHeight(70)
-        self.mcp_servers.setPlaceholderText("one command a line, e.g. python -m my_mcp_server")
-        self.mcp_servers.setToolTip(
+        self.mcp_servers = _lines(
+            "mcp_servers",
+            "one command a line, e.g. python -m my_mcp_server",
             "MCP servers started over stdio; a chat model that takes tools may ask to use "
-            "theirs, and each use needs your yes. They run outside Parley's offline guard."
+            "theirs, and each use needs your yes. They run outside Parley's offline guard.",
         )
         self.forget_approvals = QPushButton("Forget “always allow” answers")
         self.forget_approvals.setObjectName("forget_approvals")
