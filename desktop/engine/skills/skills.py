@@ -83,9 +83,6 @@ class Skills:
         for listener in list(self.timer_listeners):
             listener()
 
-    def match(self, text: str) -> IntentMatch | None:
-        return self.matcher.match(text)
-
     def may_answer_ahead(self, text: str) -> bool:
         """Whether a reply to ``text`` may be begun before the user has finished: no
         intent, or one whose act can wait for the endpoint."""
@@ -100,14 +97,21 @@ class Skills:
         match = self.matcher.match(text)
         if match is None:
             return None
-        handler = getattr(self, f"_{match.name}", None)
-        if handler is None:
-            return None
-        reply = handler(match, last_reply=last_reply, device=device)
+        reply = self.handle(match, last_reply=last_reply, device=device)
         if reply is not None and act_now and reply.act is not None:
             reply.act()
             reply = dataclasses.replace(reply, act=None)
         return reply
+
+    def handle(
+        self, match: IntentMatch, *, last_reply: str = "", device: str = ""
+    ) -> SkillReply | None:
+        """The reply to an intent already matched (by words, or by a tool call); its act
+        not yet done. None for an intent Parley does not handle or unusable slots."""
+        handler = getattr(self, f"_{match.name}", None)
+        if handler is None:
+            return None
+        return handler(match, last_reply=last_reply, device=device)
 
     # The time and the date
 

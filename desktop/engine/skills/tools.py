@@ -119,8 +119,7 @@ class BuiltinTools:
 
     def _intent(self, intent: str, **values: object) -> str:
         values = {k: v for k, v in values.items() if v not in (None, "")}
-        handler = getattr(self.skills, f"_{intent}")
-        reply = handler(
+        reply = self.skills.handle(
             IntentMatch(intent, values, {k: str(v) for k, v in values.items()}),
             last_reply="",
             device=self.device,
